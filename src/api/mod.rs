@@ -1,0 +1,27 @@
+//! HTTP routes: one router per resource, each handler decoding parameters, calling one domain
+//! function inside `App::read` or `App::write`, and letting the wire layer encode the answer.
+
+mod accounts;
+mod common;
+mod customers;
+
+use std::sync::Arc;
+
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::wire::{ApiError, App};
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(customers::routes())
+        .merge(accounts::routes())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_route)
+        .with_state(app)
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> Response {
+    ApiError::unknown_route(method.as_str(), uri.path()).into_response()
+}

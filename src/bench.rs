@@ -1,0 +1,173 @@
+//! `sluice bench`: a load generator for a running server. Each client keeps one HTTP/1.1
+//! connection and sends requests back to back; the figures printed are requests per second and
+//! latency percentiles over the measured window (after a warm-up).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::ValueEnum;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Workload {
+    /// POST /v1/customers
+    Customers,
+    /// GET /v1/customers?limit=10
+    ListCustomers,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(
+        long,
+        env = "SLUICE_API_BASE",
+        default_value = "http://127.0.0.1:12111"
+    )]
+    pub api_base: String,
+    #[arg(long, env = "SLUICE_API_KEY")]
+    pub api_key: String,
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    #[arg(long, default_value_t = 2)]
+    pub warmup_secs: u64,
+    #[arg(long, value_enum, default_value = "customers")]
+    pub workload: Workload,
+}
+
+struct ClientReport {
+    latencies_us: Vec<u32>,
+    errors: u64,
+}
+
+fn host_port(base: &str) -> anyhow::Result<String> {
+    let rest = base
+        .strip_prefix("http://")
+        .context("--api-base must start with http://")?;
+    Ok(rest.trim_end_matches('/').to_string())
+}
+
+async fn client(
+    addr: String,
+    key: String,
+    workload: Workload,
+    warmup_until: Instant,
+    stop_at: Instant,
+    index: usize,
+) -> anyhow::Result<ClientReport> {
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let mut report = ClientReport {
+        latencies_us: Vec::with_capacity(1 << 16),
+        errors: 0,
+    };
+    let auth = format!("Bearer {key}");
+    let mut sequence = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= stop_at {
+            break;
+        }
+        sequence += 1;
+        let request = match workload {
+            Workload::Customers => Request::post("/v1/customers")
+                .header("host", &addr)
+                .header("authorization", &auth)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(format!(
+                    "email=bench{index}-{sequence}%40example.com&name=Bench+Client&metadata[run]=bench"
+                ))))?,
+            Workload::ListCustomers => Request::get("/v1/customers?limit=10")
+                .header("host", &addr)
+                .header("authorization", &auth)
+                .body(Full::new(Bytes::new()))?,
+        };
+        sender.ready().await?;
+        let started = Instant::now();
+        let response = sender.send_request(request).await?;
+        let ok = response.status().is_success();
+        response.into_body().collect().await?;
+        let elapsed = started.elapsed();
+        if started >= warmup_until {
+            if ok {
+                report
+                    .latencies_us
+                    .push(elapsed.as_micros().min(u32::MAX as u128) as u32);
+            } else {
+                report.errors += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let addr = host_port(&args.api_base)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let measured = Duration::from_secs(args.duration_secs);
+    let (latencies, errors) = runtime.block_on(async {
+        let start = Instant::now();
+        let warmup_until = start + Duration::from_secs(args.warmup_secs);
+        let stop_at = warmup_until + measured;
+        let mut handles = Vec::with_capacity(args.clients);
+        for index in 0..args.clients {
+            handles.push(tokio::spawn(client(
+                addr.clone(),
+                args.api_key.clone(),
+                args.workload,
+                warmup_until,
+                stop_at,
+                index,
+            )));
+        }
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for handle in handles {
+            let report = handle.await.context("a client task failed")??;
+            latencies.extend(report.latencies_us);
+            errors += report.errors;
+        }
+        anyhow::Ok((latencies, errors))
+    })?;
+    let mut sorted = latencies;
+    sorted.sort_unstable();
+    let seconds = measured.as_secs_f64();
+    println!(
+        "workload={:?} clients={} duration={}s ok={} errors={} throughput={:.0} req/s p50={:.2}ms p99={:.2}ms p99.9={:.2}ms max={:.2}ms",
+        args.workload,
+        args.clients,
+        args.duration_secs,
+        sorted.len(),
+        errors,
+        sorted.len() as f64 / seconds,
+        percentile(&sorted, 0.50),
+        percentile(&sorted, 0.99),
+        percentile(&sorted, 0.999),
+        percentile(&sorted, 1.0),
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,171 @@
+//! The command line: `sluice serve`, `sluice bench`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::domain::{platforms, unix_now};
+use crate::store::Store;
+use crate::wire::App;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "A self-hosted payments platform that speaks Stripe's Connect API v1"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Drive a running server with concurrent clients and print throughput and latency.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (stripe-mock's port, so existing SDK test setups work unchanged).
+    #[arg(long, env = "SLUICE_ADDR", default_value = "127.0.0.1:12111")]
+    pub addr: SocketAddr,
+    /// Directory of the embedded store.
+    #[arg(long, env = "SLUICE_DATA", default_value = ".sluice")]
+    pub data: PathBuf,
+    /// Use PostgreSQL instead of the embedded store (postgres://user:pass@host:port/db).
+    #[arg(long, env = "SLUICE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Test secret key of platform 1 (repeat for platforms 2, 3, ...); applied on every start.
+    #[arg(long = "secret-key", env = "SLUICE_SECRET_KEY", value_delimiter = ',')]
+    pub secret_keys: Vec<String>,
+    #[arg(long, env = "SLUICE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Bench(args) => crate::bench::run(args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn check_secret_key(key: &str) -> anyhow::Result<()> {
+    let valid = key.starts_with("sk_test_")
+        && key.len() >= 16
+        && key.len() <= 255
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        anyhow::bail!(
+            "--secret-key must look like sk_test_ followed by at least 8 letters, digits or underscores"
+        );
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    for key in &args.secret_keys {
+        check_secret_key(key)?;
+    }
+    let store = match &args.database_url {
+        Some(url) => Store::open_postgres(url)?,
+        None => Store::open_sqlite(&args.data)?,
+    };
+    let keys = args.secret_keys.clone();
+    let made = store
+        .write_blocking(move |tx| platforms::bootstrap(tx, &keys, unix_now()))
+        .map_err(|e| anyhow::anyhow!("cannot prepare the platforms: {}", e.message))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await.map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!("cannot listen on {}: the address is already in use (is another server running?)", args.addr)
+            } else {
+                anyhow::anyhow!("cannot listen on {}: {error}", args.addr)
+            }
+        })?;
+        let app = App::new(store.clone()).await?;
+        let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+        for report in &made {
+            println!("Created platform {} ({}):", report.ordinal, report.platform);
+            for (label, key) in &report.keys {
+                println!("  {label}: {key}");
+            }
+        }
+        println!("Sluice is listening on {base} (store: {})", store.kind());
+        println!("  Python: stripe.api_base = \"{base}\"");
+        spawn_maintenance(store.clone());
+        let router = crate::api::router(app);
+        crate::wire::server::serve(listener, router, shutdown_signal()).await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Forgets idempotency keys older than 24 hours, once an hour.
+fn spawn_maintenance(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let cutoff = unix_now() - 24 * 3600;
+            let pruned: Result<u64, crate::domain::Error> = store
+                .write(move |tx| Ok(tx.idempotency_prune(cutoff)?))
+                .await;
+            if let Err(error) = pruned {
+                tracing::warn!(error = %error.message, "idempotency pruning failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,49 @@
+//! The domain: Stripe's model as plain synchronous Rust over a store transaction. Nothing here
+//! knows HTTP or SQL; handlers decode, call one function here, encode.
+
+pub mod accounts;
+pub mod address;
+pub mod customers;
+pub mod docs;
+pub mod error;
+pub mod external_accounts;
+pub mod metadata;
+pub mod objects;
+pub mod persons;
+pub mod platforms;
+pub mod requirements;
+
+pub use error::{Error, ErrorKind, Result};
+
+use crate::store::Scope;
+
+/// Who is acting, where, and when: handed to every domain function.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The data this request may see and change: platform, mode, and the account it acts in.
+    pub scope: Scope,
+    /// Acting in a connected account through `Stripe-Account`.
+    pub connected: bool,
+    /// Unix seconds (the platform's clock in test mode, once test clocks exist).
+    pub now: i64,
+    pub request_id: String,
+    pub idempotency_key: Option<String>,
+}
+
+impl Ctx {
+    /// The scope of the platform's own objects (connected accounts live there).
+    pub fn platform_scope(&self) -> Scope {
+        Scope {
+            platform: self.scope.platform.clone(),
+            account: self.scope.platform.clone(),
+            livemode: self.scope.livemode,
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

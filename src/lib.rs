@@ -1,0 +1,9 @@
+//! Sluice: a self-hosted payments platform that speaks Stripe's Connect API v1.
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod domain;
+pub mod ids;
+pub mod store;
+pub mod wire;

@@ -1,0 +1,76 @@
+//! Schema versions for both backends. Each step runs once, in order, at start; the applied
+//! versions are recorded in `schema_migrations`. Append new steps; never edit a released one.
+
+pub const SQLITE: &[&str] = &[r#"
+CREATE TABLE platforms (
+    id TEXT PRIMARY KEY,
+    ordinal INTEGER NOT NULL UNIQUE,
+    created INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    key_hash BLOB PRIMARY KEY,
+    platform TEXT NOT NULL REFERENCES platforms(id),
+    livemode INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    object TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    account TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    parent TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX documents_by_scope ON documents (platform, account, livemode, object, id);
+CREATE INDEX documents_by_parent ON documents (parent, object, id) WHERE parent IS NOT NULL;
+CREATE TABLE idempotency (
+    scope TEXT PRIMARY KEY,
+    fingerprint BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    request_id TEXT NOT NULL,
+    created INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_created ON idempotency (created);
+"#];
+
+pub const POSTGRES: &[&str] = &[r#"
+CREATE TABLE platforms (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    ordinal BIGINT NOT NULL UNIQUE,
+    created BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+    key_hash BYTEA PRIMARY KEY,
+    platform TEXT COLLATE "C" NOT NULL REFERENCES platforms(id),
+    livemode BOOLEAN NOT NULL,
+    kind TEXT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE TABLE documents (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    object TEXT NOT NULL,
+    platform TEXT COLLATE "C" NOT NULL,
+    account TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    created BIGINT NOT NULL,
+    parent TEXT COLLATE "C",
+    deleted BOOLEAN NOT NULL DEFAULT FALSE,
+    body JSONB NOT NULL
+);
+CREATE INDEX documents_by_scope ON documents (platform, account, livemode, object, id);
+CREATE INDEX documents_by_parent ON documents (parent, object, id) WHERE parent IS NOT NULL;
+CREATE TABLE idempotency (
+    scope TEXT PRIMARY KEY,
+    fingerprint BYTEA NOT NULL,
+    status INTEGER NOT NULL,
+    body BYTEA NOT NULL,
+    request_id TEXT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE INDEX idempotency_by_created ON idempotency (created);
+"#];

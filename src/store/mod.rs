@@ -1,0 +1,273 @@
+//! The store: documents (Stripe objects as JSON with the few columns lists filter on), platforms
+//! and their API keys, and idempotency records. Two backends behind one synchronous `Tx` trait, so
+//! domain functions run unchanged on either: the embedded SQLite store (one writer thread with
+//! group commit, a pool of readers) and PostgreSQL.
+
+pub mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(String),
+    #[error("postgres: {0}")]
+    Postgres(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("stored document {0} is not valid JSON: {1}")]
+    Corrupt(String, String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error.to_string())
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(error: ::postgres::Error) -> Self {
+        StoreError::Postgres(error.to_string())
+    }
+}
+
+/// One stored Stripe object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub object: &'static str,
+    /// The platform whose data this is.
+    pub platform: String,
+    /// The account the object lives in: the platform itself, or one of its connected accounts.
+    /// A connected account's own document lives in its platform.
+    pub account: String,
+    pub livemode: bool,
+    pub created: i64,
+    /// The object this one hangs under (a person's account, a payment method's customer).
+    pub parent: Option<String>,
+    pub deleted: bool,
+    pub body: String,
+}
+
+/// Who may see a document: a platform, in one mode, acting in one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub platform: String,
+    pub account: String,
+    pub livemode: bool,
+}
+
+impl Document {
+    pub fn visible_to(&self, scope: &Scope) -> bool {
+        self.platform == scope.platform
+            && self.account == scope.account
+            && self.livemode == scope.livemode
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatedRange {
+    pub gt: Option<i64>,
+    pub gte: Option<i64>,
+    pub lt: Option<i64>,
+    pub lte: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor<'a> {
+    First,
+    After(&'a str),
+    Before(&'a str),
+}
+
+/// A page of one kind of object in one scope, newest first.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    /// Object types to include (external accounts mix `bank_account` and `card`).
+    pub objects: &'a [&'static str],
+    pub scope: &'a Scope,
+    pub parent: Option<&'a str>,
+    pub created: CreatedRange,
+    pub cursor: Cursor<'a>,
+    /// Rows to fetch; callers ask for one more than they show to learn `has_more`.
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    /// Platform, mode, target account and the client's key, joined.
+    pub scope: String,
+    pub fingerprint: Vec<u8>,
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub request_id: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub hash: Vec<u8>,
+    pub platform: String,
+    pub livemode: bool,
+    pub kind: KeyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Secret,
+    Publishable,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "secret",
+            KeyKind::Publishable => "publishable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "secret" => Some(KeyKind::Secret),
+            "publishable" => Some(KeyKind::Publishable),
+            _ => None,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything a command may do inside its transaction.
+pub trait Tx {
+    fn get(&mut self, id: &str) -> StoreResult<Option<Document>>;
+    fn insert(&mut self, doc: &Document) -> StoreResult<()>;
+    /// Replaces the body (and the deleted flag) of an existing document.
+    fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()>;
+    fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>>;
+
+    fn idempotency_get(&mut self, scope: &str) -> StoreResult<Option<IdempotencyRecord>>;
+    fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()>;
+    /// Forgets records created before `before` (unix seconds); returns how many.
+    fn idempotency_prune(&mut self, before: i64) -> StoreResult<u64>;
+
+    /// Platform ids in the order they were made (the first is the default platform).
+    fn platforms(&mut self) -> StoreResult<Vec<String>>;
+    fn insert_platform(&mut self, id: &str, ordinal: i64, created: i64) -> StoreResult<()>;
+    fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Replaces the platform's keys of that mode and kind with this one.
+    fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()>;
+}
+
+/// A command queued for the writer: it runs inside a savepoint and returns whether its changes
+/// stand, plus how to answer its caller once the batch's fate is known.
+pub(crate) type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Deliver) + Send>;
+pub(crate) type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
+
+/// Wraps a typed command into a job and the receiver of its answer.
+fn make_job<T, E, F>(command: F) -> (WriteJob, tokio::sync::oneshot::Receiver<Result<T, E>>)
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let job: WriteJob = Box::new(move |tx: &mut dyn Tx| {
+        let result = command(tx);
+        let keep = result.is_ok();
+        let deliver: Deliver = Box::new(move |commit_error: Option<StoreError>| {
+            let answer = match commit_error {
+                // The batch did not commit: nothing this command did stands.
+                Some(error) => Err(E::from(error)),
+                None => result,
+            };
+            let _ = sender.send(answer);
+        });
+        (keep, deliver)
+    });
+    (job, receiver)
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    pub fn open_sqlite(dir: &std::path::Path) -> anyhow::Result<Store> {
+        Ok(Store {
+            backend: Arc::new(Backend::Sqlite(sqlite::SqliteStore::open(dir)?)),
+        })
+    }
+
+    pub fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        Ok(Store {
+            backend: Arc::new(Backend::Postgres(postgres::PgStore::open(url)?)),
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs a command in a write transaction; answers only once its changes are durable.
+    pub async fn write<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let (job, receiver) = make_job(command);
+        match &*self.backend {
+            Backend::Sqlite(store) => store.submit(job)?,
+            Backend::Postgres(store) => store.submit(job).await?,
+        }
+        receiver
+            .await
+            .unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+
+    /// Runs a command in a read-only transaction (a consistent snapshot).
+    pub async fn read<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let backend = self.backend.clone();
+        let joined = tokio::task::spawn_blocking(move || match &*backend {
+            Backend::Sqlite(store) => store.read(command),
+            Backend::Postgres(store) => store.read(command),
+        })
+        .await;
+        joined.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+
+    /// The same as `write`, for code outside the async runtime (start-up, the CLI).
+    pub fn write_blocking<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let (job, receiver) = make_job(command);
+        match &*self.backend {
+            Backend::Sqlite(store) => store.submit(job)?,
+            Backend::Postgres(store) => store.run_blocking(job),
+        }
+        receiver
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+}

@@ -1,0 +1,464 @@
+//! The PostgreSQL store. Writes go to a few worker threads, each owning one connection; a worker
+//! takes every queued command it can, runs each in a savepoint and commits them together, as the
+//! embedded store does, because one commit per payment caps throughput on a shared disk. Reads use
+//! a pool of connections, one read-only transaction per command.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls};
+
+use super::{
+    migrations, ApiKeyRecord, Cursor, Deliver, Document, IdempotencyRecord, KeyKind, ListQuery,
+    StoreError, StoreResult, Tx, WriteJob,
+};
+
+const WRITERS: usize = 4;
+const MAX_BATCH: usize = 64;
+const READERS: usize = 8;
+
+pub struct PgStore {
+    config: Config,
+    queue: Sender<WriteJob>,
+    readers: Mutex<Vec<Client>>,
+}
+
+fn connect(config: &Config) -> StoreResult<Client> {
+    Ok(config.connect(NoTls)?)
+}
+
+fn migrate(client: &mut Client) -> anyhow::Result<()> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
+    )?;
+    let mut tx = client.transaction()?;
+    // One migrator at a time, even with several servers starting together.
+    tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")?;
+    let applied: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    for (index, step) in migrations::POSTGRES.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        tx.batch_execute(step)
+            .with_context(|| format!("applying migration {version}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied) VALUES ($1, extract(epoch from now())::bigint)",
+            &[&version],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl PgStore {
+    pub fn open(url: &str) -> anyhow::Result<PgStore> {
+        let mut config: Config = url
+            .parse()
+            .context("the --database-url is not a valid PostgreSQL URL")?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let mut first = connect(&config).map_err(|error| {
+            anyhow::anyhow!("cannot connect to PostgreSQL ({}): {error}", redact(url))
+        })?;
+        migrate(&mut first).context("cannot prepare the PostgreSQL schema")?;
+        let mut clients = vec![first];
+        for _ in 1..WRITERS {
+            clients.push(connect(&config).context("cannot open a PostgreSQL connection")?);
+        }
+        let (queue, jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        for (index, client) in clients.into_iter().enumerate() {
+            let jobs = jobs.clone();
+            let config = config.clone();
+            std::thread::Builder::new()
+                .name(format!("sluice-pg-writer-{index}"))
+                .spawn(move || run_writer(client, config, jobs))
+                .context("cannot start a writer thread")?;
+        }
+        Ok(PgStore {
+            config,
+            queue,
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) async fn submit(&self, job: WriteJob) -> StoreResult<()> {
+        self.queue.send(job).map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs one job on its own connection, outside the writer threads (start-up, the CLI).
+    pub(crate) fn run_blocking(&self, job: WriteJob) {
+        let _ = self.queue.send(job);
+    }
+
+    pub(crate) fn read<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E>,
+    {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let mut client = match pooled {
+            Some(client) if !client.is_closed() => client,
+            _ => connect(&self.config).map_err(E::from)?,
+        };
+        let result = match client.build_transaction().read_only(true).start() {
+            Ok(mut tx) => {
+                let result = command(&mut PgTx { tx: &mut tx });
+                let _ = tx.rollback();
+                result
+            }
+            Err(error) => Err(E::from(error.into())),
+        };
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READERS && !client.is_closed() {
+                pool.push(client);
+            }
+        }
+        result
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn run_writer(mut client: Client, config: Config, jobs: Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut deliveries: Vec<Deliver> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if client.is_closed() {
+            if let Ok(fresh) = connect(&config) {
+                client = fresh;
+            }
+        }
+        let outcome = run_batch(&mut client, &mut batch, &mut deliveries);
+        if let Err(error) = &outcome {
+            tracing::error!(%error, "PostgreSQL batch failed; it is rolled back");
+        }
+        for deliver in deliveries.drain(..) {
+            deliver(outcome.clone().err());
+        }
+        // Jobs left in the batch never ran (the transaction could not start): fail them.
+        for job in batch.drain(..) {
+            let mut failing = FailingTx;
+            let (_, deliver) = job(&mut failing);
+            deliver(Some(outcome.clone().err().unwrap_or(StoreError::Closed)));
+        }
+    }
+}
+
+fn run_batch(
+    client: &mut Client,
+    batch: &mut Vec<WriteJob>,
+    deliveries: &mut Vec<Deliver>,
+) -> StoreResult<()> {
+    let mut tx = client.transaction()?;
+    for job in batch.drain(..) {
+        let mut savepoint = match tx.savepoint("job") {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                let (_, deliver) = job(&mut FailingTx);
+                deliveries.push(deliver);
+                return Err(error.into());
+            }
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job(&mut PgTx { tx: &mut savepoint })
+        }));
+        match outcome {
+            Ok((keep, deliver)) => {
+                let ended = if keep {
+                    savepoint.commit()
+                } else {
+                    savepoint.rollback()
+                };
+                deliveries.push(deliver);
+                ended?;
+            }
+            Err(_) => {
+                tracing::error!("a write command panicked; its changes are rolled back");
+                let _ = savepoint.rollback();
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Stands in for a transaction that could not start, so a job can still produce its answer.
+struct FailingTx;
+
+fn closed<T>() -> StoreResult<T> {
+    Err(StoreError::Closed)
+}
+
+impl Tx for FailingTx {
+    fn get(&mut self, _: &str) -> StoreResult<Option<Document>> {
+        closed()
+    }
+    fn insert(&mut self, _: &Document) -> StoreResult<()> {
+        closed()
+    }
+    fn update(&mut self, _: &str, _: &str, _: bool) -> StoreResult<()> {
+        closed()
+    }
+    fn list(&mut self, _: &ListQuery) -> StoreResult<Vec<Document>> {
+        closed()
+    }
+    fn idempotency_get(&mut self, _: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        closed()
+    }
+    fn idempotency_put(&mut self, _: &IdempotencyRecord) -> StoreResult<()> {
+        closed()
+    }
+    fn idempotency_prune(&mut self, _: i64) -> StoreResult<u64> {
+        closed()
+    }
+    fn platforms(&mut self) -> StoreResult<Vec<String>> {
+        closed()
+    }
+    fn insert_platform(&mut self, _: &str, _: i64, _: i64) -> StoreResult<()> {
+        closed()
+    }
+    fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>> {
+        closed()
+    }
+    fn set_api_key(&mut self, _: &ApiKeyRecord, _: i64) -> StoreResult<()> {
+        closed()
+    }
+}
+
+struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+}
+
+const DOC_COLUMNS: &str =
+    "id, object, platform, account, livemode, created, parent, deleted, body::text";
+
+fn doc_from_row(row: &postgres::Row) -> Document {
+    let object: &str = row.get(1);
+    Document {
+        id: row.get(0),
+        object: crate::domain::objects::intern(object),
+        platform: row.get(2),
+        account: row.get(3),
+        livemode: row.get(4),
+        created: row.get(5),
+        parent: row.get(6),
+        deleted: row.get(7),
+        body: row.get(8),
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
+        let statement = self.tx.prepare(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE id = $1"
+        ))?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&id])?
+            .map(|row| doc_from_row(&row)))
+    }
+
+    fn insert(&mut self, doc: &Document) -> StoreResult<()> {
+        self.tx.execute(
+            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)",
+            &[
+                &doc.id,
+                &doc.object,
+                &doc.platform,
+                &doc.account,
+                &doc.livemode,
+                &doc.created,
+                &doc.parent,
+                &doc.deleted,
+                &doc.body,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1",
+            &[&id, &body, &deleted],
+        )?;
+        Ok(())
+    }
+
+    fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
+        let mut sql = format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE platform = $1 AND account = $2 AND livemode = $3 AND NOT deleted"
+        );
+        let mut values: Vec<Box<dyn ToSql + Sync>> = vec![
+            Box::new(query.scope.platform.clone()),
+            Box::new(query.scope.account.clone()),
+            Box::new(query.scope.livemode),
+        ];
+        sql.push_str(" AND object IN (");
+        for (index, object) in query.objects.iter().enumerate() {
+            values.push(Box::new((*object).to_string()));
+            sql.push_str(if index == 0 { "$" } else { ", $" });
+            sql.push_str(&values.len().to_string());
+        }
+        sql.push(')');
+        let mut bind = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync>| {
+            values.push(value);
+            sql.push_str(&format!(" AND {clause} ${}", values.len()));
+        };
+        if let Some(parent) = query.parent {
+            bind(&mut sql, "parent =", Box::new(parent.to_string()));
+        }
+        let range = query.created;
+        for (clause, bound) in [
+            ("created >", range.gt),
+            ("created >=", range.gte),
+            ("created <", range.lt),
+            ("created <=", range.lte),
+        ] {
+            if let Some(bound) = bound {
+                bind(&mut sql, clause, Box::new(bound));
+            }
+        }
+        let ascending = match query.cursor {
+            Cursor::First => false,
+            Cursor::After(id) => {
+                bind(&mut sql, "id <", Box::new(id.to_string()));
+                false
+            }
+            Cursor::Before(id) => {
+                bind(&mut sql, "id >", Box::new(id.to_string()));
+                true
+            }
+        };
+        sql.push_str(if ascending {
+            " ORDER BY id ASC"
+        } else {
+            " ORDER BY id DESC"
+        });
+        sql.push_str(&format!(" LIMIT {}", query.limit));
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| value.as_ref()).collect();
+        let rows = self.tx.query(&sql, &refs)?;
+        let mut docs: Vec<Document> = rows.iter().map(doc_from_row).collect();
+        if ascending {
+            docs.reverse();
+        }
+        Ok(docs)
+    }
+
+    fn idempotency_get(&mut self, scope: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = self.tx.query_opt(
+            "SELECT scope, fingerprint, status, body, request_id, created FROM idempotency WHERE scope = $1",
+            &[&scope],
+        )?;
+        Ok(row.map(|row| {
+            let status: i32 = row.get(2);
+            IdempotencyRecord {
+                scope: row.get(0),
+                fingerprint: row.get(1),
+                status: status as u16,
+                body: row.get(3),
+                request_id: row.get(4),
+                created: row.get(5),
+            }
+        }))
+    }
+
+    fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()> {
+        let status = record.status as i32;
+        self.tx.execute(
+            "INSERT INTO idempotency (scope, fingerprint, status, body, request_id, created)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,
+               body = EXCLUDED.body, request_id = EXCLUDED.request_id, created = EXCLUDED.created",
+            &[&record.scope, &record.fingerprint, &status, &record.body, &record.request_id, &record.created],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_prune(&mut self, before: i64) -> StoreResult<u64> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM idempotency WHERE created < $1", &[&before])?)
+    }
+
+    fn platforms(&mut self) -> StoreResult<Vec<String>> {
+        let rows = self
+            .tx
+            .query("SELECT id FROM platforms ORDER BY ordinal", &[])?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn insert_platform(&mut self, id: &str, ordinal: i64, created: i64) -> StoreResult<()> {
+        self.tx.execute(
+            "INSERT INTO platforms (id, ordinal, created) VALUES ($1, $2, $3)",
+            &[&id, &ordinal, &created],
+        )?;
+        Ok(())
+    }
+
+    fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = self.tx.query(
+            "SELECT key_hash, platform, livemode, kind FROM api_keys",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let kind: &str = row.get(3);
+                Some(ApiKeyRecord {
+                    hash: row.get(0),
+                    platform: row.get(1),
+                    livemode: row.get(2),
+                    kind: KeyKind::parse(kind)?,
+                })
+            })
+            .collect())
+    }
+
+    fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()> {
+        let kind = key.kind.as_str();
+        self.tx.execute(
+            "DELETE FROM api_keys WHERE (platform = $1 AND livemode = $2 AND kind = $3) OR key_hash = $4",
+            &[&key.platform, &key.livemode, &kind, &key.hash],
+        )?;
+        self.tx.execute(
+            "INSERT INTO api_keys (key_hash, platform, livemode, kind, created) VALUES ($1, $2, $3, $4, $5)",
+            &[&key.hash, &key.platform, &key.livemode, &kind, &created],
+        )?;
+        Ok(())
+    }
+}

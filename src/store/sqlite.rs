@@ -1,0 +1,406 @@
+//! The embedded store. One writer thread owns the only write connection: it takes every queued
+//! command, runs each in its own SAVEPOINT, commits the whole batch with one fsync and only then
+//! answers each caller, so throughput is not capped by the disk's fsync rate. Readers use their
+//! own connections (WAL lets them run beside the writer).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{
+    migrations, ApiKeyRecord, Cursor, Document, IdempotencyRecord, KeyKind, ListQuery, StoreError,
+    StoreResult, Tx, WriteJob,
+};
+
+/// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
+const MAX_BATCH: usize = 512;
+const READERS: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    queue: Sender<WriteJob>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: an acknowledged commit survives power loss, not only a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
+    )?;
+    let applied: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    for (index, step) in migrations::SQLITE.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)
+            .with_context(|| format!("applying migration {version}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied) VALUES (?1, strftime('%s','now'))",
+            params![version],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let path = dir.join("sluice.db");
+        let mut writer = Connection::open(&path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        configure(&writer).with_context(|| {
+            format!(
+                "cannot write to the database {} (is the directory read-only or the disk full?)",
+                path.display()
+            )
+        })?;
+        migrate(&mut writer).with_context(|| {
+            format!(
+                "cannot prepare the database {} (read-only or full disk?)",
+                path.display()
+            )
+        })?;
+        let (queue, jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sluice-writer".into())
+            .spawn(move || run_writer(writer, jobs))
+            .context("cannot start the writer thread")?;
+        Ok(SqliteStore {
+            path,
+            queue,
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn submit(&self, job: WriteJob) -> StoreResult<()> {
+        self.queue.send(job).map_err(|_| StoreError::Closed)
+    }
+
+    fn reader(&self) -> StoreResult<Connection> {
+        if let Some(conn) = self.readers.lock().ok().and_then(|mut pool| pool.pop()) {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    pub(crate) fn read<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E>,
+    {
+        let conn = self.reader().map_err(E::from)?;
+        // A read transaction gives the command one consistent snapshot across its statements.
+        conn.execute_batch("BEGIN").map_err(|e| E::from(e.into()))?;
+        let result = command(&mut SqliteTx { conn: &conn });
+        let _ = conn.execute_batch("ROLLBACK");
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+}
+
+fn run_writer(conn: Connection, jobs: Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut deliveries = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(%error, "cannot begin a write transaction");
+            // Run nothing: every caller hears the failure.
+            let error = StoreError::from(error);
+            for job in batch.drain(..) {
+                let (_, deliver) = run_job(&conn, job, false);
+                deliver(Some(error.clone()));
+            }
+            continue;
+        }
+        for job in batch.drain(..) {
+            deliveries.push(run_job(&conn, job, true).1);
+        }
+        let outcome = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if let Err(error) = &outcome {
+            tracing::error!(%error, "group commit failed; the batch is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for deliver in deliveries.drain(..) {
+            deliver(outcome.clone().err());
+        }
+    }
+}
+
+/// Runs one command in its own savepoint, so a failing command leaves its batch-mates intact.
+fn run_job(conn: &Connection, job: WriteJob, in_transaction: bool) -> (bool, super::Deliver) {
+    if in_transaction && conn.execute_batch("SAVEPOINT job").is_err() {
+        return (false, Box::new(|_| {}));
+    }
+    let mut tx = SqliteTx { conn };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
+    match outcome {
+        Ok((keep, deliver)) => {
+            if in_transaction {
+                if !keep {
+                    let _ = conn.execute_batch("ROLLBACK TO job");
+                }
+                let _ = conn.execute_batch("RELEASE job");
+            }
+            (keep, deliver)
+        }
+        Err(_) => {
+            // The command panicked; its caller's channel is dropped and it sees a store error.
+            tracing::error!("a write command panicked; its changes are rolled back");
+            if in_transaction {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+            (false, Box::new(|_| {}))
+        }
+    }
+}
+
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+const DOC_COLUMNS: &str = "id, object, platform, account, livemode, created, parent, deleted, body";
+
+fn object_name(text: &str) -> &'static str {
+    crate::domain::objects::intern(text)
+}
+
+fn doc_from_row(row: &rusqlite::Row) -> rusqlite::Result<Document> {
+    let object: String = row.get(1)?;
+    Ok(Document {
+        id: row.get(0)?,
+        object: object_name(&object),
+        platform: row.get(2)?,
+        account: row.get(3)?,
+        livemode: row.get(4)?,
+        created: row.get(5)?,
+        parent: row.get(6)?,
+        deleted: row.get(7)?,
+        body: row.get(8)?,
+    })
+}
+
+impl Tx for SqliteTx<'_> {
+    fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
+        ))?;
+        Ok(statement.query_row([id], doc_from_row).optional()?)
+    }
+
+    fn insert(&mut self, doc: &Document) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        statement.execute(params![
+            doc.id,
+            doc.object,
+            doc.platform,
+            doc.account,
+            doc.livemode,
+            doc.created,
+            doc.parent,
+            doc.deleted,
+            doc.body
+        ])?;
+        Ok(())
+    }
+
+    fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
+        let mut statement = self
+            .conn
+            .prepare_cached("UPDATE documents SET body = ?2, deleted = ?3 WHERE id = ?1")?;
+        statement.execute(params![id, body, deleted])?;
+        Ok(())
+    }
+
+    fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
+        let mut sql = format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE platform = ?1 AND account = ?2 AND livemode = ?3 AND deleted = 0"
+        );
+        let mut values: Vec<SqlValue> = vec![
+            SqlValue::Text(query.scope.platform.clone()),
+            SqlValue::Text(query.scope.account.clone()),
+            SqlValue::Integer(query.scope.livemode as i64),
+        ];
+        sql.push_str(" AND object IN (");
+        for (index, object) in query.objects.iter().enumerate() {
+            values.push(SqlValue::Text((*object).to_string()));
+            sql.push_str(if index == 0 { "?" } else { ", ?" });
+            sql.push_str(&values.len().to_string());
+        }
+        sql.push(')');
+        let mut bind = |sql: &mut String, clause: &str, value: SqlValue| {
+            values.push(value);
+            sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+        };
+        if let Some(parent) = query.parent {
+            bind(&mut sql, "parent =", SqlValue::Text(parent.to_string()));
+        }
+        let range = query.created;
+        for (clause, bound) in [
+            ("created >", range.gt),
+            ("created >=", range.gte),
+            ("created <", range.lt),
+            ("created <=", range.lte),
+        ] {
+            if let Some(bound) = bound {
+                bind(&mut sql, clause, SqlValue::Integer(bound));
+            }
+        }
+        let ascending = match query.cursor {
+            Cursor::First => false,
+            Cursor::After(id) => {
+                bind(&mut sql, "id <", SqlValue::Text(id.to_string()));
+                false
+            }
+            Cursor::Before(id) => {
+                bind(&mut sql, "id >", SqlValue::Text(id.to_string()));
+                true
+            }
+        };
+        sql.push_str(if ascending {
+            " ORDER BY id ASC"
+        } else {
+            " ORDER BY id DESC"
+        });
+        sql.push_str(&format!(" LIMIT {}", query.limit));
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(rusqlite::params_from_iter(values), doc_from_row)?;
+        let mut docs = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        if ascending {
+            docs.reverse();
+        }
+        Ok(docs)
+    }
+
+    fn idempotency_get(&mut self, scope: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT scope, fingerprint, status, body, request_id, created FROM idempotency WHERE scope = ?1",
+        )?;
+        Ok(statement
+            .query_row([scope], |row| {
+                Ok(IdempotencyRecord {
+                    scope: row.get(0)?,
+                    fingerprint: row.get(1)?,
+                    status: row.get(2)?,
+                    body: row.get(3)?,
+                    request_id: row.get(4)?,
+                    created: row.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency (scope, fingerprint, status, body, request_id, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        statement.execute(params![
+            record.scope,
+            record.fingerprint,
+            record.status,
+            record.body,
+            record.request_id,
+            record.created
+        ])?;
+        Ok(())
+    }
+
+    fn idempotency_prune(&mut self, before: i64) -> StoreResult<u64> {
+        let removed = self
+            .conn
+            .execute("DELETE FROM idempotency WHERE created < ?1", [before])?;
+        Ok(removed as u64)
+    }
+
+    fn platforms(&mut self) -> StoreResult<Vec<String>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id FROM platforms ORDER BY ordinal")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    fn insert_platform(&mut self, id: &str, ordinal: i64, created: i64) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO platforms (id, ordinal, created) VALUES (?1, ?2, ?3)",
+            params![id, ordinal, created],
+        )?;
+        Ok(())
+    }
+
+    fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT key_hash, platform, livemode, kind FROM api_keys")?;
+        let rows = statement.query_map([], |row| {
+            let kind: String = row.get(3)?;
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, kind))
+        })?;
+        let mut keys = Vec::new();
+        for row in rows {
+            let (hash, platform, livemode, kind) = row?;
+            if let Some(kind) = KeyKind::parse(&kind) {
+                keys.push(ApiKeyRecord {
+                    hash,
+                    platform,
+                    livemode,
+                    kind,
+                });
+            }
+        }
+        Ok(keys)
+    }
+
+    fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM api_keys WHERE (platform = ?1 AND livemode = ?2 AND kind = ?3) OR key_hash = ?4",
+            params![key.platform, key.livemode, key.kind.as_str(), key.hash],
+        )?;
+        self.conn.execute(
+            "INSERT INTO api_keys (key_hash, platform, livemode, kind, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key.hash, key.platform, key.livemode, key.kind.as_str(), created],
+        )?;
+        Ok(())
+    }
+}
