@@ -19,6 +19,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(accounts::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_route)
+        .layer(axum::middleware::from_fn(crate::wire::server::access_log))
         .with_state(app)
 }
 

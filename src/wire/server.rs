@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
@@ -45,13 +45,12 @@ pub async fn access_log(mut request: Request<Body>, next: Next) -> Response {
     response
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` (which carries `access_log`) on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let router = router.layer(axum::middleware::from_fn(access_log));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -77,5 +76,4 @@ pub async fn serve(
                 .await;
         });
     }
-    let _ = TokioExecutor::new();
 }
