@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config, NoTls, Statement};
+use std::collections::HashMap;
 
 use super::{
     migrations, ApiKeyRecord, Cursor, Deliver, Document, IdempotencyRecord, KeyKind, ListQuery,
@@ -112,7 +113,11 @@ impl PgStore {
         };
         let result = match client.build_transaction().read_only(true).start() {
             Ok(mut tx) => {
-                let result = command(&mut PgTx { tx: &mut tx });
+                let mut statements = Statements::default();
+                let result = command(&mut PgTx {
+                    tx: &mut tx,
+                    statements: &mut statements,
+                });
                 let _ = tx.rollback();
                 result
             }
@@ -149,6 +154,7 @@ fn redact(url: &str) -> String {
 fn run_writer(mut client: Client, config: Config, jobs: Receiver<WriteJob>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut deliveries: Vec<Deliver> = Vec::with_capacity(MAX_BATCH);
+    let mut statements = Statements::default();
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -160,60 +166,101 @@ fn run_writer(mut client: Client, config: Config, jobs: Receiver<WriteJob>) {
         if client.is_closed() {
             if let Ok(fresh) = connect(&config) {
                 client = fresh;
+                statements = Statements::default();
             }
         }
-        let outcome = run_batch(&mut client, &mut batch, &mut deliveries);
+        let outcome = run_batch(&mut client, &mut statements, &mut batch, &mut deliveries);
         if let Err(error) = &outcome {
             tracing::error!(%error, "PostgreSQL batch failed; it is rolled back");
+            // A failed prepare may have left statements that no longer exist server-side.
+            statements = Statements::default();
         }
         for deliver in deliveries.drain(..) {
             deliver(outcome.clone().err());
         }
         // Jobs left in the batch never ran (the transaction could not start): fail them.
         for job in batch.drain(..) {
-            let mut failing = FailingTx;
-            let (_, deliver) = job(&mut failing);
+            let (_, deliver) = job(&mut FailingTx);
             deliver(Some(outcome.clone().err().unwrap_or(StoreError::Closed)));
         }
     }
 }
 
+/// Prepared statements of one connection, by SQL text: one round trip per query instead of two.
+#[derive(Default)]
+struct Statements {
+    by_sql: HashMap<String, Statement>,
+}
+
+/// Bounds the cache; list queries vary by which filters are present.
+const MAX_STATEMENTS: usize = 256;
+
+impl Statements {
+    fn get(&mut self, tx: &mut postgres::Transaction<'_>, sql: &str) -> StoreResult<Statement> {
+        if let Some(statement) = self.by_sql.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql)?;
+        if self.by_sql.len() >= MAX_STATEMENTS {
+            self.by_sql.clear();
+        }
+        self.by_sql.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// Runs every job of a batch in one transaction, each inside the savepoint `job`, so one
+/// failing job leaves its batch-mates intact. Releasing one savepoint and opening the next go
+/// out as one round trip.
 fn run_batch(
     client: &mut Client,
+    statements: &mut Statements,
     batch: &mut Vec<WriteJob>,
     deliveries: &mut Vec<Deliver>,
 ) -> StoreResult<()> {
     let mut tx = client.transaction()?;
-    for job in batch.drain(..) {
-        let mut savepoint = match tx.savepoint("job") {
-            Ok(savepoint) => savepoint,
-            Err(error) => {
-                let (_, deliver) = job(&mut FailingTx);
-                deliveries.push(deliver);
-                return Err(error.into());
-            }
-        };
+    let mut first = true;
+    while let Some(job) = pop_front(batch) {
+        let opened = tx.batch_execute(if first {
+            "SAVEPOINT job"
+        } else {
+            "RELEASE SAVEPOINT job; SAVEPOINT job"
+        });
+        first = false;
+        if let Err(error) = opened {
+            let (_, deliver) = job(&mut FailingTx);
+            deliveries.push(deliver);
+            return Err(error.into());
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            job(&mut PgTx { tx: &mut savepoint })
+            job(&mut PgTx {
+                tx: &mut tx,
+                statements: &mut *statements,
+            })
         }));
         match outcome {
             Ok((keep, deliver)) => {
-                let ended = if keep {
-                    savepoint.commit()
-                } else {
-                    savepoint.rollback()
-                };
                 deliveries.push(deliver);
-                ended?;
+                if !keep {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
+                }
             }
             Err(_) => {
                 tracing::error!("a write command panicked; its changes are rolled back");
-                let _ = savepoint.rollback();
+                tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
             }
         }
     }
     tx.commit()?;
     Ok(())
+}
+
+fn pop_front(batch: &mut Vec<WriteJob>) -> Option<WriteJob> {
+    if batch.is_empty() {
+        None
+    } else {
+        Some(batch.remove(0))
+    }
 }
 
 /// Stands in for a transaction that could not start, so a job can still produce its answer.
@@ -261,10 +308,21 @@ impl Tx for FailingTx {
 
 struct PgTx<'a, 'b> {
     tx: &'a mut postgres::Transaction<'b>,
+    statements: &'a mut Statements,
+}
+
+impl PgTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
+        self.statements.get(self.tx, sql)
+    }
 }
 
 const DOC_COLUMNS: &str =
     "id, object, platform, account, livemode, created, parent, deleted, body::text";
+const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1";
+const INSERT_DOC: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
+const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
 
 fn doc_from_row(row: &postgres::Row) -> Document {
     let object: &str = row.get(1);
@@ -283,9 +341,7 @@ fn doc_from_row(row: &postgres::Row) -> Document {
 
 impl Tx for PgTx<'_, '_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
-        let statement = self.tx.prepare(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents WHERE id = $1"
-        ))?;
+        let statement = self.statement(GET_DOC)?;
         Ok(self
             .tx
             .query_opt(&statement, &[&id])?
@@ -293,9 +349,9 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn insert(&mut self, doc: &Document) -> StoreResult<()> {
+        let statement = self.statement(INSERT_DOC)?;
         self.tx.execute(
-            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)",
+            &statement,
             &[
                 &doc.id,
                 &doc.object,
@@ -312,10 +368,8 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
-        self.tx.execute(
-            "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1",
-            &[&id, &body, &deleted],
-        )?;
+        let statement = self.statement(UPDATE_DOC)?;
+        self.tx.execute(&statement, &[&id, &body, &deleted])?;
         Ok(())
     }
 
@@ -371,7 +425,8 @@ impl Tx for PgTx<'_, '_> {
         });
         sql.push_str(&format!(" LIMIT {}", query.limit));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| value.as_ref()).collect();
-        let rows = self.tx.query(&sql, &refs)?;
+        let statement = self.statement(&sql)?;
+        let rows = self.tx.query(&statement, &refs)?;
         let mut docs: Vec<Document> = rows.iter().map(doc_from_row).collect();
         if ascending {
             docs.reverse();
