@@ -145,6 +145,11 @@ conformance() {
     failed=1
   fi
   stop_server
+  if grep -q "panicked at" "$logfile"; then
+    record_step "conformance ($store): server log free of panics (see $logfile)" FAIL 0
+    grep -n -A2 "panicked at" "$logfile" | head -n 20
+    failed=1
+  fi
   if [ "$failed" = 1 ]; then
     echo "--- last 80 lines of the $store server log ($logfile) ---"
     tail -n 80 "$logfile"

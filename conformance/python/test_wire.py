@@ -529,6 +529,17 @@ def test_stripe_account_of_other_platform_is_403(client2):
     expect_error(stripe.PermissionError, stripe.Account.retrieve, stripe_account=theirs.id, status=403, code="account_invalid")
 
 
+def test_write_with_stripe_account_of_other_platform_changes_nothing(client2, email):
+    theirs = client2.v1.accounts.create(
+        params={"type": "custom", "country": "US", "capabilities": {"transfers": {"requested": True}}}
+    )
+    expect_error(
+        stripe.PermissionError, stripe.Customer.create, email=email, stripe_account=theirs.id, status=403, code="account_invalid"
+    )
+    listed = client2.v1.customers.list(params={"email": email}, options={"stripe_account": theirs.id})
+    assert listed.data == []
+
+
 def test_stripe_account_unknown_is_403():
     expect_error(stripe.PermissionError, stripe.Customer.list, stripe_account="acct_doesnotexist00", status=403, code="account_invalid")
 
