@@ -92,13 +92,14 @@ fi
 
 run_pytest() {
   local store=$1
-  "$ROOT/.venv/bin/python" -m pytest "$ROOT/conformance/python" \
+  # a hung server must not eat CI's budget: 60 s per test (pytest.ini), 20 min per suite
+  timeout -k 30 1200 "$ROOT/.venv/bin/python" -m pytest "$ROOT/conformance/python" \
     --junitxml="$LOG_DIR/pytest-$store.xml" "${EXTRA_PYTEST[@]}" 2>&1 | tee "$LOG_DIR/pytest-$store.log"
 }
 
 run_node() {
   local store=$1
-  (cd "$ROOT/conformance/node" && node --test --test-reporter=spec --test-timeout=120000 smoke.test.mjs) 2>&1 |
+  (cd "$ROOT/conformance/node" && timeout -k 10 300 node --test --test-reporter=spec --test-timeout=60000 smoke.test.mjs) 2>&1 |
     tee "$LOG_DIR/node-$store.log"
 }
 

@@ -100,10 +100,11 @@ def test_request_id_on_post_and_sdk_exposes_it(email):
     assert r.status == 200 and "Request-Id" in r.header_names
 
 
-def test_stripe_version_echoed():
-    r = raw("GET", "/v1/customers", query={"limit": 1}, headers={"Stripe-Version": SDK_API_VERSION})
+@pytest.mark.parametrize("version", [SDK_API_VERSION, "2024-06-20"])
+def test_stripe_version_echoed(version):
+    r = raw("GET", "/v1/customers", query={"limit": 1}, headers={"Stripe-Version": version})
     assert r.status == 200
-    assert r.header("Stripe-Version") == SDK_API_VERSION
+    assert r.header("Stripe-Version") == version
 
 
 def test_stripe_version_default_when_absent():
