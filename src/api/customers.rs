@@ -109,7 +109,14 @@ async fn list(
     State(app): State<Arc<App>>,
     mut request: ApiRequest,
 ) -> std::result::Result<Response, ApiError> {
-    let page = list::page_request(&mut request.params)?;
+    let mut page = list::page_request(&mut request.params)?;
+    if let Some(email) = request
+        .params
+        .bounded_string("email", 512)?
+        .filter(|e| !e.is_empty())
+    {
+        page.field_equals = Some(("email", email));
+    }
     request.finish_params()?;
     Ok(app
         .read(request, move |tx, ctx| {

@@ -256,10 +256,10 @@ fn empty_requirements() -> Value {
     })
 }
 
-fn default_business_profile() -> Value {
+fn default_business_profile(currency: &str) -> Value {
     json!({
         "annual_revenue": null, "estimated_worker_count": null, "mcc": null,
-        "monthly_estimated_revenue": {"amount": null, "currency": null}, "name": null,
+        "monthly_estimated_revenue": {"amount": 0, "currency": currency}, "name": null,
         "product_description": null, "support_address": null, "support_email": null,
         "support_phone": null, "support_url": null, "url": null
     })
@@ -371,6 +371,27 @@ fn normalise_settings(patch: &mut Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
+/// An anchor shows only beside the interval it belongs to, as Stripe shows it.
+fn drop_stale_anchors(settings: &mut Value) {
+    let Some(schedule) = settings
+        .pointer_mut("/payouts/schedule")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let interval = schedule
+        .get("interval")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if interval != "weekly" {
+        schedule.remove("weekly_anchor");
+    }
+    if interval != "monthly" {
+        schedule.remove("monthly_anchor");
+    }
+}
+
 fn capability_doc_id(account: &str, name: &str) -> String {
     format!("{account}~{name}")
 }
@@ -398,7 +419,6 @@ fn blank_company() -> Value {
         "name": null,
         "owners_provided": false,
         "phone": null,
-        "structure": null,
         "tax_id_provided": false,
         "vat_id_provided": false,
         "verification": {"document": {"back": null, "details": null, "details_code": null, "front": null}}
@@ -427,6 +447,7 @@ fn apply(
     if let Some(mut settings) = changes.settings.take() {
         normalise_settings(&mut settings)?;
         docs::merge(&mut account.settings, settings);
+        drop_stale_anchors(&mut account.settings);
     }
     if let Some(tos) = changes.tos_acceptance.take() {
         if !account.controller.platform_collects() {
@@ -460,6 +481,9 @@ fn apply(
     }
     if account.business_type.as_deref() == Some("individual") {
         account.company = None;
+        account
+            .individual
+            .get_or_insert_with(|| persons::blank(&ids::new_id("person"), &account.id, ctx.now));
     } else if account.business_type.is_some() {
         account.individual = None;
         account.company.get_or_insert_with(blank_company);
@@ -589,6 +613,26 @@ pub fn refresh(tx: &mut dyn Tx, ctx: &Ctx, account: &mut Account) -> Result<()> 
         rejected_reason: account.private.rejected.as_deref(),
         now: ctx.now,
     });
+    for person in &outcome.persons {
+        let Some(stored) = people.iter().find(|p| p["id"] == person.id.as_str()) else {
+            continue;
+        };
+        if stored["requirements"] != person.requirements
+            || stored["future_requirements"] != person.future_requirements
+        {
+            let mut updated = stored.clone();
+            updated["requirements"] = person.requirements.clone();
+            updated["future_requirements"] = person.future_requirements.clone();
+            docs::save(tx, &person.id, &updated)?;
+        }
+    }
+    if let Some(individual) = account.individual.as_mut() {
+        let id = individual["id"].as_str().unwrap_or_default().to_string();
+        if let Some(own) = outcome.persons.iter().find(|p| p.id == id) {
+            individual["requirements"] = own.requirements.clone();
+            individual["future_requirements"] = own.future_requirements.clone();
+        }
+    }
     account.requirements = outcome.requirements;
     account.future_requirements = outcome.future_requirements;
     account.charges_enabled = outcome.charges_enabled;
@@ -653,7 +697,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, mut changes: AccountChanges) -> Result
     let mut account = Account {
         id: id.clone(),
         object: ACCOUNT.into(),
-        business_profile: default_business_profile(),
+        business_profile: default_business_profile(currency),
         business_type: None,
         capabilities: BTreeMap::new(),
         charges_enabled: false,
@@ -754,6 +798,10 @@ pub fn render(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<Value> {
     }
     if let Some(company) = value.get_mut("company").and_then(Value::as_object_mut) {
         company.remove("tax_id_verification");
+        // Stripe leaves `structure` out until it is set.
+        if company.get("structure").is_some_and(Value::is_null) {
+            company.remove("structure");
+        }
     }
     {
         let mut externals = external_accounts::all(tx, ctx, &account.id)?;
@@ -819,7 +867,7 @@ pub fn new_platform(tx: &mut dyn Tx, id: &str, now: i64) -> Result<()> {
     let account = Account {
         id: id.to_string(),
         object: ACCOUNT.into(),
-        business_profile: default_business_profile(),
+        business_profile: default_business_profile("usd"),
         business_type: Some("company".into()),
         capabilities: BTreeMap::from([
             ("card_payments".to_string(), "active".to_string()),
@@ -883,45 +931,6 @@ pub fn platform(tx: &mut dyn Tx, ctx: &Ctx) -> Result<Account> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn legacy_types_round_trip_through_controller_properties() {
-        for legacy in ["standard", "express", "custom"] {
-            assert_eq!(Controller::for_legacy_type(legacy).legacy_type(), legacy);
-        }
-    }
-
-    #[test]
-    fn controller_defaults_are_a_standard_account() {
-        let controller = Controller::from_params(&Map::new()).unwrap();
-        assert_eq!(controller.legacy_type(), "standard");
-        let custom = json!({"fees": {"payer": "application"}, "losses": {"payments": "application"},
-            "requirement_collection": "application", "stripe_dashboard": {"type": "none"}});
-        assert_eq!(
-            Controller::from_params(custom.as_object().unwrap())
-                .unwrap()
-                .legacy_type(),
-            "custom"
-        );
-        let odd = json!({"requirement_collection": "application"});
-        assert!(Controller::from_params(odd.as_object().unwrap()).is_err());
-    }
-
-    #[test]
-    fn schedule_settings_are_checked() {
-        let mut patch =
-            json!({"payouts": {"schedule": {"interval": "weekly", "delay_days": "minimum"}}});
-        normalise_settings(patch.as_object_mut().unwrap()).unwrap();
-        assert_eq!(patch["payouts"]["schedule"]["weekly_anchor"], "monday");
-        assert_eq!(patch["payouts"]["schedule"]["delay_days"], 2);
-        let mut bad = json!({"payouts": {"schedule": {"delay_days": "1"}}});
-        assert!(normalise_settings(bad.as_object_mut().unwrap()).is_err());
-    }
-}
-
 pub fn create_person(
     tx: &mut dyn Tx,
     ctx: &Ctx,
@@ -932,7 +941,8 @@ pub fn create_person(
     let person = persons::create(tx, ctx, account, patch)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
-    Ok(person)
+    // The refresh wrote the person's own requirements.
+    persons::load(tx, ctx, account, person["id"].as_str().unwrap_or_default())
 }
 
 pub fn update_person(
@@ -943,10 +953,10 @@ pub fn update_person(
     patch: Map<String, Value>,
 ) -> Result<Value> {
     let mut holder = load(tx, ctx, account)?;
-    let person = persons::update(tx, ctx, account, id, patch)?;
+    persons::update(tx, ctx, account, id, patch)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
-    Ok(person)
+    persons::load(tx, ctx, account, id)
 }
 
 pub fn delete_person(tx: &mut dyn Tx, ctx: &Ctx, account: &str, id: &str) -> Result<Value> {
@@ -1003,4 +1013,43 @@ pub fn delete_external_account(
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
     Ok(stub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_types_round_trip_through_controller_properties() {
+        for legacy in ["standard", "express", "custom"] {
+            assert_eq!(Controller::for_legacy_type(legacy).legacy_type(), legacy);
+        }
+    }
+
+    #[test]
+    fn controller_defaults_are_a_standard_account() {
+        let controller = Controller::from_params(&Map::new()).unwrap();
+        assert_eq!(controller.legacy_type(), "standard");
+        let custom = json!({"fees": {"payer": "application"}, "losses": {"payments": "application"},
+            "requirement_collection": "application", "stripe_dashboard": {"type": "none"}});
+        assert_eq!(
+            Controller::from_params(custom.as_object().unwrap())
+                .unwrap()
+                .legacy_type(),
+            "custom"
+        );
+        let odd = json!({"requirement_collection": "application"});
+        assert!(Controller::from_params(odd.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn schedule_settings_are_checked() {
+        let mut patch =
+            json!({"payouts": {"schedule": {"interval": "weekly", "delay_days": "minimum"}}});
+        normalise_settings(patch.as_object_mut().unwrap()).unwrap();
+        assert_eq!(patch["payouts"]["schedule"]["weekly_anchor"], "monday");
+        assert_eq!(patch["payouts"]["schedule"]["delay_days"], 2);
+        let mut bad = json!({"payouts": {"schedule": {"delay_days": "1"}}});
+        assert!(normalise_settings(bad.as_object_mut().unwrap()).is_err());
+    }
 }

@@ -155,14 +155,14 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, changes: CustomerChanges) -> Result<Cu
 
 /// A customer, or the deleted stub of one, as Stripe answers a retrieve.
 pub enum Retrieved {
-    Live(Customer),
+    Live(Box<Customer>),
     Deleted(DeletedCustomer),
 }
 
 pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Retrieved> {
     match docs::find(tx, &ctx.scope, CUSTOMER, id)? {
         Some(doc) if doc.deleted => Ok(Retrieved::Deleted(deleted_stub(id))),
-        Some(doc) => Ok(Retrieved::Live(docs::from_json(&doc)?)),
+        Some(doc) => Ok(Retrieved::Live(Box::new(docs::from_json(&doc)?))),
         None => Err(super::Error::no_such("customer", id)),
     }
 }

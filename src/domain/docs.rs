@@ -79,6 +79,8 @@ pub struct PageRequest {
     pub starting_after: Option<String>,
     pub ending_before: Option<String>,
     pub created: CreatedRange,
+    /// A top-level field that must equal a value (`email` on customers).
+    pub field_equals: Option<(&'static str, String)>,
 }
 
 pub struct Page {
@@ -99,11 +101,32 @@ pub fn page(
         (None, Some(before)) => Cursor::Before(before),
         (None, None) => Cursor::First,
     };
+    for (param, id) in [
+        ("starting_after", &request.starting_after),
+        ("ending_before", &request.ending_before),
+    ] {
+        let Some(id) = id else { continue };
+        let known = tx.get(id)?.is_some_and(|doc| {
+            objects.contains(&doc.object)
+                && doc.visible_to(scope)
+                && doc.parent.as_deref() == parent
+        });
+        if !known {
+            // A bad cursor is a bad parameter (400), not a missing resource at this URL.
+            return Err(Error::invalid(format!("No such object: '{id}'"))
+                .code("resource_missing")
+                .param(param));
+        }
+    }
     let query = ListQuery {
         objects,
         scope,
         parent,
         created: request.created,
+        field_equals: request
+            .field_equals
+            .as_ref()
+            .map(|(field, value)| (*field, value.as_str())),
         cursor,
         limit: request.limit + 1,
     };

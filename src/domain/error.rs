@@ -21,7 +21,9 @@ pub struct Error {
     pub code: Option<&'static str>,
     pub param: Option<String>,
     pub message: String,
-    pub extra: Map<String, Value>,
+    /// Further members of Stripe's error (`decline_code`, `payment_intent`...), boxed to keep
+    /// `Result` small.
+    pub extra: Option<Box<Map<String, Value>>>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -33,7 +35,7 @@ impl Error {
             code: None,
             param: None,
             message: message.into(),
-            extra: Map::new(),
+            extra: None,
         }
     }
 

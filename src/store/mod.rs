@@ -93,6 +93,9 @@ pub struct ListQuery<'a> {
     pub parent: Option<&'a str>,
     pub created: CreatedRange,
     pub cursor: Cursor<'a>,
+    /// Only documents whose top-level JSON field equals this string (`email` on customers).
+    /// The field name comes from code, never from a request.
+    pub field_equals: Option<(&'static str, &'a str)>,
     /// Rows to fetch; callers ask for one more than they show to learn `has_more`.
     pub limit: usize,
 }
@@ -198,7 +201,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -210,7 +213,7 @@ impl Store {
 
     pub fn open_postgres(url: &str) -> anyhow::Result<Store> {
         Ok(Store {
-            backend: Arc::new(Backend::Postgres(postgres::PgStore::open(url)?)),
+            backend: Arc::new(Backend::Postgres(Box::new(postgres::PgStore::open(url)?))),
         })
     }
 

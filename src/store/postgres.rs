@@ -132,6 +132,18 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// The `postgres` client blocks on its own runtime when dropped, which panics inside an
+    /// async context (the server's shutdown): close the pooled connections on a plain thread.
+    fn drop(&mut self) {
+        let clients = match self.readers.lock() {
+            Ok(mut pool) => std::mem::take(&mut *pool),
+            Err(_) => return,
+        };
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    }
+}
+
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -395,6 +407,13 @@ impl Tx for PgTx<'_, '_> {
         };
         if let Some(parent) = query.parent {
             bind(&mut sql, "parent =", Box::new(parent.to_string()));
+        }
+        if let Some((field, value)) = query.field_equals {
+            bind(
+                &mut sql,
+                &format!("body->>'{field}' ="),
+                Box::new(value.to_string()),
+            );
         }
         let range = query.created;
         for (clause, bound) in [

@@ -275,6 +275,13 @@ impl Tx for SqliteTx<'_> {
         if let Some(parent) = query.parent {
             bind(&mut sql, "parent =", SqlValue::Text(parent.to_string()));
         }
+        if let Some((field, value)) = query.field_equals {
+            bind(
+                &mut sql,
+                &format!("json_extract(body, '$.{field}') ="),
+                SqlValue::Text(value.to_string()),
+            );
+        }
         let range = query.created;
         for (clause, bound) in [
             ("created >", range.gt),

@@ -14,8 +14,9 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     pub param: Option<String>,
     pub message: String,
-    /// Further members of `error` (`decline_code`, `payment_intent`, `charge`...).
-    pub extra: Map<String, Value>,
+    /// Further members of `error` (`decline_code`, `payment_intent`, `charge`...); boxed to
+    /// keep the error small on every `Result` path.
+    pub extra: Option<Box<Map<String, Value>>>,
     pub should_retry: Option<bool>,
 }
 
@@ -27,7 +28,7 @@ impl ApiError {
             code: None,
             param: None,
             message: message.into(),
-            extra: Map::new(),
+            extra: None,
             should_retry: None,
         }
     }
@@ -122,7 +123,7 @@ impl ApiError {
         if let Some(param) = &self.param {
             error.insert("param".into(), Value::from(param.as_str()));
         }
-        for (key, value) in &self.extra {
+        for (key, value) in self.extra.iter().flat_map(|extra| extra.iter()) {
             error.insert(key.clone(), value.clone());
         }
         error.insert("type".into(), Value::from(self.error_type));

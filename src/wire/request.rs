@@ -134,6 +134,23 @@ fn invalid_key(key: &str) -> ApiError {
     ApiError::unauthorized(format!("Invalid API Key provided: {}", redact_key(key)))
 }
 
+/// `YYYY-MM-DD`, optionally followed by `.name` (the newer release names).
+fn valid_api_version(version: &str) -> bool {
+    let (date, name) = version.split_once('.').unwrap_or((version, "x"));
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let mut parts = date.split('-');
+    let number = |part: Option<&str>, digits: usize, range: std::ops::RangeInclusive<u32>| {
+        part.filter(|p| p.len() == digits && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|n| range.contains(&n))
+    };
+    name_ok
+        && number(parts.next(), 4, 2011..=2100)
+        && number(parts.next(), 2, 1..=12)
+        && number(parts.next(), 2, 1..=31)
+        && parts.next().is_none()
+}
+
 fn content_type_is_form(headers: &HeaderMap) -> bool {
     match headers.get("content-type").and_then(|v| v.to_str().ok()) {
         None => true,
@@ -168,10 +185,15 @@ impl FromRequest<Arc<App>> for ApiRequest {
             let _ = log.account.set(caller.account.clone());
         }
 
-        let api_version = header(headers, "stripe-version")?
-            .filter(|v| !v.is_empty())
-            .unwrap_or(super::API_VERSION)
-            .to_string();
+        let api_version = match header(headers, "stripe-version")?.filter(|v| !v.is_empty()) {
+            None => super::API_VERSION.to_string(),
+            Some(version) if valid_api_version(version) => version.to_string(),
+            Some(version) => {
+                return Err(ApiError::invalid_request(format!(
+                    "Invalid Stripe API version: {version}. Versions look like 2026-10-28 or 2026-10-28.endive."
+                )))
+            }
+        };
 
         let idempotency_key = if parts.method == Method::POST {
             match header(headers, "idempotency-key")?.filter(|k| !k.is_empty()) {
@@ -242,6 +264,15 @@ mod tests {
         assert_eq!(redact_key("sk_test_abcdefgh1234"), "sk_test_****1234");
         assert_eq!(redact_key("nonsense"), "****ense");
         assert_eq!(redact_key("sk_test_1"), "sk_test_****");
+    }
+
+    #[test]
+    fn api_versions_are_checked() {
+        assert!(valid_api_version("2026-10-28.endive"));
+        assert!(valid_api_version("2023-08-16"));
+        assert!(!valid_api_version("1999-13-45"));
+        assert!(!valid_api_version("2023-08-16."));
+        assert!(!valid_api_version("latest"));
     }
 
     #[test]
