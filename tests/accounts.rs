@@ -1611,7 +1611,6 @@ store_tests! {
     account_own_is_the_platform,
     account_list_pages,
     account_update_business_profile_and_settings,
-    #[ignore = "server bug: changing settings[payouts][schedule][interval] keeps the previous interval's anchor (weekly_anchor on a daily schedule)"]
     account_schedule_interval_change_drops_old_anchor,
     account_tos_acceptance,
     account_business_type_guards,

@@ -460,12 +460,49 @@ async fn customer_invalid_email_is_rejected(app: TestApp) {
     assert_eq!(app.count("/v1/customers", &[]).await, 0);
 }
 
+async fn customer_list_filters_by_email(app: TestApp) {
+    let a = app.customer("email=a%40example.com&name=A1").await;
+    app.customer("email=b%40example.com").await;
+    let a2 = app.customer("email=a%40example.com&name=A2").await;
+    app.customer("").await;
+    let listed = app.get("/v1/customers?email=a%40example.com", &[]).await;
+    assert_eq!(
+        listed.ids(),
+        vec![
+            a2["id"].as_str().unwrap().to_string(),
+            a["id"].as_str().unwrap().to_string()
+        ]
+    );
+    assert_eq!(listed.body["url"], "/v1/customers");
+    // An exact match only, and it pages.
+    let none = app.get("/v1/customers?email=a%40example", &[]).await;
+    assert!(none.ids().is_empty());
+    let first = app
+        .get("/v1/customers?email=a%40example.com&limit=1", &[])
+        .await;
+    assert_eq!(first.ids(), vec![a2["id"].as_str().unwrap().to_string()]);
+    assert_eq!(first.body["has_more"], true);
+    let second = app
+        .get(
+            &format!(
+                "/v1/customers?email=a%40example.com&limit=1&starting_after={}",
+                a2["id"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(second.ids(), vec![a["id"].as_str().unwrap().to_string()]);
+    assert_eq!(second.body["has_more"], false);
+    assert_eq!(app.count("/v1/customers", &[]).await, 4);
+}
+
 store_tests! {
     customer_create_has_the_full_shape,
     customer_update_changes_only_what_is_given,
     customer_missing_is_a_404,
     customer_delete_leaves_a_stub,
     customer_list_shape,
+    customer_list_filters_by_email,
     customer_metadata_limits,
     customer_in_connected_account,
     customer_concurrent_creates,
