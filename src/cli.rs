@@ -52,6 +52,9 @@ pub struct ServeArgs {
     pub secret_keys: Vec<String>,
     #[arg(long, env = "SLUICE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// A JSON price list (processing, dispute and instant payout fees); Stripe's US prices if absent.
+    #[arg(long, env = "SLUICE_PRICING")]
+    pub pricing: Option<PathBuf>,
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -92,6 +95,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for key in &args.secret_keys {
         check_secret_key(key)?;
     }
+    let pricing = match &args.pricing {
+        Some(path) => crate::domain::pricing::Pricing::load(path)?,
+        None => crate::domain::pricing::Pricing::default(),
+    };
     let store = match &args.database_url {
         Some(url) => Store::open_postgres(url)?,
         None => Store::open_sqlite(&args.data)?,
@@ -113,7 +120,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 anyhow::anyhow!("cannot listen on {}: {error}", args.addr)
             }
         })?;
-        let app = App::new(store.clone()).await?;
+        let app = App::with_pricing(store.clone(), pricing).await?;
         let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
         for report in &made {
             println!("Created platform {} ({}):", report.ordinal, report.platform);

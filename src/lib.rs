@@ -1,4 +1,5 @@
 //! Sluice: a self-hosted payments platform that speaks Stripe's Connect API v1.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod bench;

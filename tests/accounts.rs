@@ -1621,17 +1621,12 @@ store_tests! {
     account_without_external_account_has_no_payouts,
     capabilities_list_retrieve_update,
     persons_crud_and_relationship_filter,
-    #[ignore = "server bug: GET /v1/accounts/{id}/persons filters by relationship after cutting the page, so limit/has_more are wrong"]
     persons_relationship_filter_pages_correctly,
     external_accounts_tokens_and_raw_details,
     external_accounts_default_for_currency,
     external_accounts_card_default_per_currency,
-    #[ignore = "server bug: with Stripe-Account: acct_A, the account endpoints act on a sibling acct_B of the same platform (retrieve, update, reject, persons, external accounts, capabilities, list)"]
     connected_account_cannot_reach_sibling_accounts,
-    #[ignore = "server bug: POST /v1/accounts/{id}/capabilities/{unknown} answers 400 parameter_unknown param capabilities[unknown] instead of 404 like GET"]
     capability_update_unknown_name_is_404,
-    #[ignore = "server bug: an invalid individual[ssn_last_4] is reported with param `ssn_last_4` instead of `individual[ssn_last_4]`"]
     individual_invalid_ssn_names_the_full_param,
-    #[ignore = "server bug: person dob 1901-13-32, relationship[percent_ownership]=150 and account default_currency=xyz are accepted"]
     account_and_person_values_are_validated,
 }

@@ -506,8 +506,6 @@ store_tests! {
     customer_metadata_limits,
     customer_in_connected_account,
     customer_concurrent_creates,
-    #[ignore = "server bug (PostgreSQL store only; passes on SQLite): concurrent updates of one document lose writes: the writer connections read-modify-write without a row lock"]
     customer_concurrent_updates_are_not_lost,
-    #[ignore = "server bug: POST /v1/customers email=notanemail is accepted (Stripe: 400 email_invalid, param email)"]
     customer_invalid_email_is_rejected,
 }

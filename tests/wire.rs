@@ -1392,7 +1392,6 @@ store_tests! {
     idempotency_key_reuse_with_other_parameters_is_an_error,
     idempotency_is_scoped_to_the_target_account,
     idempotency_failed_validation_is_not_stored,
-    #[ignore = "server bug: an error returned once execution began (404 resource_missing) is not stored under the Idempotency-Key, so a retry is re-executed instead of replayed with Idempotent-Replayed: true"]
     idempotency_replays_errors_after_execution_began,
     idempotency_keys_on_get_have_no_effect,
     idempotency_concurrent_requests_with_one_key,

@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 
 use super::common::{self, ADDRESS};
 use crate::domain::accounts::{self, AccountChanges};
+use crate::domain::money::Currency;
 use crate::domain::objects::{ACCOUNT, PERSON};
-use crate::domain::{docs, external_accounts, persons};
+use crate::domain::{docs, external_accounts, persons, Error, ErrorKind};
+use crate::store::FieldValue;
 use crate::wire::list::{self, List};
 use crate::wire::params::{Params, Result};
 use crate::wire::shape::{self, Field, Shape};
@@ -60,9 +62,9 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 const DOB: Shape = &[
-    ("day", Field::Int),
-    ("month", Field::Int),
-    ("year", Field::Int),
+    ("day", Field::IntIn(1, 31)),
+    ("month", Field::IntIn(1, 12)),
+    ("year", Field::IntIn(1900, 2100)),
 ];
 const DOCUMENT: Shape = &[("back", Field::Str(500)), ("front", Field::Str(500))];
 const VERIFICATION: Shape = &[
@@ -74,7 +76,7 @@ const RELATIONSHIP: Shape = &[
     ("executive", Field::Bool),
     ("legal_guardian", Field::Bool),
     ("owner", Field::Bool),
-    ("percent_ownership", Field::Decimal),
+    ("percent_ownership", Field::Percent),
     ("representative", Field::Bool),
     ("title", Field::Str(500)),
 ];
@@ -94,7 +96,7 @@ const INDIVIDUAL: Shape = &[
     ("phone", Field::Str(100)),
     ("political_exposure", Field::Enum(&["existing", "none"])),
     ("registered_address", Field::Obj(ADDRESS)),
-    ("ssn_last_4", Field::Str(4)),
+    ("ssn_last_4", Field::Digits(4)),
     ("verification", Field::Obj(VERIFICATION)),
 ];
 const PERSON_FIELDS: Shape = &[
@@ -114,7 +116,7 @@ const PERSON_FIELDS: Shape = &[
     ("political_exposure", Field::Enum(&["existing", "none"])),
     ("registered_address", Field::Obj(ADDRESS)),
     ("relationship", Field::Obj(RELATIONSHIP)),
-    ("ssn_last_4", Field::Str(4)),
+    ("ssn_last_4", Field::Digits(4)),
     ("verification", Field::Obj(VERIFICATION)),
 ];
 const COMPANY: Shape = &[
@@ -335,9 +337,17 @@ fn changes(params: &mut Params, creating: bool) -> Result<AccountChanges> {
             .filter(|c| !c.is_empty());
     }
     changes.email = common::text(params, "email", 800)?;
-    changes.default_currency = params
+    changes.default_currency = match params
         .bounded_string("default_currency", 3)?
-        .filter(|c| !c.is_empty());
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => Some(
+            Currency::parse(&code, "default_currency")?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
     changes.business_type = match params.string("business_type")? {
         None => None,
         Some(text) if text.is_empty() => Some(None),
@@ -456,6 +466,9 @@ async fn list(State(app): State<Arc<App>>, mut request: ApiRequest) -> Reply {
     request.finish_params()?;
     Ok(app
         .read(request, move |tx, ctx| {
+            if ctx.connected {
+                return Err(Error::new(ErrorKind::Permission, "Only a platform can list its connected accounts: make this request without the Stripe-Account header."));
+            }
             let found = docs::page(tx, &ctx.platform_scope(), &[ACCOUNT], None, &page)?;
             let mut data = Vec::with_capacity(found.docs.len());
             for doc in &found.docs {
@@ -583,26 +596,22 @@ async fn list_persons(
     Path(account): Path<String>,
     mut request: ApiRequest,
 ) -> Reply {
-    let page = list::page_request(&mut request.params)?;
-    let relationship = match request.params.map("relationship")? {
-        None => Vec::new(),
-        Some(mut map) => {
-            let mut wanted = Vec::new();
-            for role in [
-                "director",
-                "executive",
-                "legal_guardian",
-                "owner",
-                "representative",
-            ] {
-                if let Some(flag) = map.bool(role)? {
-                    wanted.push((role, flag));
-                }
+    let mut page = list::page_request(&mut request.params)?;
+    if let Some(mut map) = request.params.map("relationship")? {
+        const ROLES: &[(&str, &str)] = &[
+            ("director", "relationship.director"),
+            ("executive", "relationship.executive"),
+            ("legal_guardian", "relationship.legal_guardian"),
+            ("owner", "relationship.owner"),
+            ("representative", "relationship.representative"),
+        ];
+        for (role, path) in ROLES {
+            if let Some(flag) = map.bool(role)? {
+                page.filters.push((path, FieldValue::Bool(flag)));
             }
-            map.finish()?;
-            wanted
         }
-    };
+        map.finish()?;
+    }
     request.finish_params()?;
     Ok(app
         .read(request, move |tx, ctx| {
@@ -611,13 +620,8 @@ async fn list_persons(
             let mut data = Vec::with_capacity(found.docs.len());
             for doc in &found.docs {
                 let mut person: Value = docs::from_json(doc)?;
-                let matches = relationship.iter().all(|(role, flag)| {
-                    person["relationship"][*role].as_bool().unwrap_or(false) == *flag
-                });
-                if matches {
-                    persons::public_view(&mut person);
-                    data.push(person);
-                }
+                persons::public_view(&mut person);
+                data.push(person);
             }
             Ok(List::new(
                 format!("/v1/accounts/{account}/persons"),

@@ -11,6 +11,7 @@ use super::common;
 use crate::domain::customers::{self, CustomerChanges, Retrieved};
 use crate::domain::objects::CUSTOMER;
 use crate::domain::{docs, Error};
+use crate::store::FieldValue;
 use crate::wire::list::{self, List};
 use crate::wire::params::{Params, Result};
 use crate::wire::{ApiError, ApiRequest, App};
@@ -31,7 +32,7 @@ fn changes(params: &mut Params) -> Result<CustomerChanges> {
         address: common::address(params, "address")?,
         balance: params.int("balance")?,
         description: common::text(params, "description", 5000)?,
-        email: common::text(params, "email", 512)?,
+        email: email(params)?,
         invoice_prefix: params
             .bounded_string("invoice_prefix", 12)?
             .filter(|p| !p.is_empty()),
@@ -44,6 +45,30 @@ fn changes(params: &mut Params) -> Result<CustomerChanges> {
             .enum_of("tax_exempt", TAX_EXEMPT)?
             .map(str::to_string),
     })
+}
+
+/// Stripe rejects addresses that cannot be one (`email_invalid`).
+fn email(params: &mut Params) -> Result<Option<Option<String>>> {
+    let value = common::text(params, "email", 512)?;
+    if let Some(Some(address)) = &value {
+        let plausible = match address.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+        if !plausible || address.chars().any(char::is_whitespace) {
+            return Err(
+                ApiError::invalid_request(format!("Invalid email address: {address}"))
+                    .with_code("email_invalid")
+                    .with_param("email"),
+            );
+        }
+    }
+    Ok(value)
 }
 
 async fn create(
@@ -115,7 +140,7 @@ async fn list(
         .bounded_string("email", 512)?
         .filter(|e| !e.is_empty())
     {
-        page.field_equals = Some(("email", email));
+        page.filters.push(("email", FieldValue::Text(email)));
     }
     request.finish_params()?;
     Ok(app

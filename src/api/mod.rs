@@ -4,6 +4,7 @@
 mod accounts;
 mod common;
 mod customers;
+mod payment_methods;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(customers::routes())
         .merge(accounts::routes())
+        .merge(payment_methods::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_route)
         .layer(axum::middleware::from_fn(crate::wire::server::access_log))

@@ -735,9 +735,27 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, mut changes: AccountChanges) -> Result
     Ok(account)
 }
 
-/// A connected account of the caller's platform, or Stripe's error for any other id.
+/// A connected account of the caller's platform, or Stripe's error for any other id. Acting as
+/// a connected account (`Stripe-Account`), only that account itself is reachable.
 pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Account> {
+    if ctx.connected && id != ctx.scope.account {
+        return Err(no_access(id));
+    }
     match docs::find(tx, &ctx.platform_scope(), ACCOUNT, id)? {
+        Some(doc) if !doc.deleted => docs::from_json(&doc),
+        _ => Err(no_access(id)),
+    }
+}
+
+/// `load`, locking the account for the change that follows.
+fn load_for_update(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Account> {
+    if ctx.connected && id != ctx.scope.account {
+        return Err(no_access(id));
+    }
+    match tx
+        .get_for_update(id)?
+        .filter(|doc| doc.object == ACCOUNT && doc.visible_to(&ctx.platform_scope()))
+    {
         Some(doc) if !doc.deleted => docs::from_json(&doc),
         _ => Err(no_access(id)),
     }
@@ -758,7 +776,7 @@ pub fn update(
     id: &str,
     mut changes: AccountChanges,
 ) -> Result<Account> {
-    let mut account = load(tx, ctx, id)?;
+    let mut account = load_for_update(tx, ctx, id)?;
     apply(tx, ctx, &mut account, &mut changes)?;
     refresh(tx, ctx, &mut account)?;
     docs::save(tx, id, &account)?;
@@ -766,7 +784,7 @@ pub fn update(
 }
 
 pub fn reject(tx: &mut dyn Tx, ctx: &Ctx, id: &str, reason: &str) -> Result<Account> {
-    let mut account = load(tx, ctx, id)?;
+    let mut account = load_for_update(tx, ctx, id)?;
     account.private.rejected = Some(reason.to_string());
     refresh(tx, ctx, &mut account)?;
     docs::save(tx, id, &account)?;
@@ -780,7 +798,7 @@ pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
             "Connected accounts cannot delete accounts.",
         ));
     }
-    load(tx, ctx, id)?;
+    load_for_update(tx, ctx, id)?;
     let stub = json!({"id": id, "object": ACCOUNT, "deleted": true});
     docs::mark_deleted(tx, id, &stub)?;
     Ok(stub)
@@ -846,7 +864,10 @@ pub fn update_capability(
     name: &str,
     requested: Option<bool>,
 ) -> Result<Value> {
-    let mut account = load(tx, ctx, account_id)?;
+    if !CAPABILITIES.contains(&name) {
+        return Err(Error::no_such("capability", name));
+    }
+    let mut account = load_for_update(tx, ctx, account_id)?;
     if let Some(requested) = requested {
         set_capability(tx, ctx, account_id, name, requested)?;
     }
@@ -857,7 +878,7 @@ pub fn update_capability(
 
 /// After a person or external account changed: recompute the account that holds it.
 pub fn refresh_by_id(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<()> {
-    let mut account = load(tx, ctx, id)?;
+    let mut account = load_for_update(tx, ctx, id)?;
     refresh(tx, ctx, &mut account)?;
     docs::save(tx, id, &account)
 }
@@ -937,7 +958,7 @@ pub fn create_person(
     account: &str,
     patch: Map<String, Value>,
 ) -> Result<Value> {
-    let mut holder = load(tx, ctx, account)?;
+    let mut holder = load_for_update(tx, ctx, account)?;
     let person = persons::create(tx, ctx, account, patch)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
@@ -952,7 +973,7 @@ pub fn update_person(
     id: &str,
     patch: Map<String, Value>,
 ) -> Result<Value> {
-    let mut holder = load(tx, ctx, account)?;
+    let mut holder = load_for_update(tx, ctx, account)?;
     persons::update(tx, ctx, account, id, patch)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
@@ -960,7 +981,7 @@ pub fn update_person(
 }
 
 pub fn delete_person(tx: &mut dyn Tx, ctx: &Ctx, account: &str, id: &str) -> Result<Value> {
-    let mut holder = load(tx, ctx, account)?;
+    let mut holder = load_for_update(tx, ctx, account)?;
     let stub = persons::delete(tx, ctx, account, id)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;
@@ -975,7 +996,7 @@ pub fn add_external_account(
     make_default: bool,
     metadata: Option<Map<String, Value>>,
 ) -> Result<Value> {
-    let mut holder = load(tx, ctx, account)?;
+    let mut holder = load_for_update(tx, ctx, account)?;
     let external = external_accounts::create(
         tx,
         ctx,
@@ -998,7 +1019,7 @@ pub fn update_external_account(
     patch: Map<String, Value>,
     make_default: Option<bool>,
 ) -> Result<Value> {
-    load(tx, ctx, account)?;
+    load_for_update(tx, ctx, account)?;
     external_accounts::update(tx, ctx, account, id, patch, make_default)
 }
 
@@ -1008,7 +1029,7 @@ pub fn delete_external_account(
     account: &str,
     id: &str,
 ) -> Result<Value> {
-    let mut holder = load(tx, ctx, account)?;
+    let mut holder = load_for_update(tx, ctx, account)?;
     let stub = external_accounts::delete(tx, ctx, account, &holder.default_currency, id)?;
     refresh(tx, ctx, &mut holder)?;
     docs::save(tx, account, &holder)?;

@@ -168,7 +168,8 @@ pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Retrieved> {
 }
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, changes: CustomerChanges) -> Result<Customer> {
-    let (_, mut customer): (_, Customer) = docs::load(tx, &ctx.scope, CUSTOMER, "customer", id)?;
+    let (_, mut customer): (_, Customer) =
+        docs::load_for_update(tx, &ctx.scope, CUSTOMER, "customer", id)?;
     apply(&mut customer, changes)?;
     docs::save(tx, id, &customer)?;
     Ok(customer)
@@ -183,7 +184,7 @@ fn deleted_stub(id: &str) -> DeletedCustomer {
 }
 
 pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<DeletedCustomer> {
-    let _: (_, Customer) = docs::load(tx, &ctx.scope, CUSTOMER, "customer", id)?;
+    let _: (_, Customer) = docs::load_for_update(tx, &ctx.scope, CUSTOMER, "customer", id)?;
     let stub = deleted_stub(id);
     docs::mark_deleted(tx, id, &stub)?;
     Ok(stub)

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{Ctx, Error, Result};
-use crate::store::{CreatedRange, Cursor, Document, ListQuery, Scope, StoreError, Tx};
+use crate::store::{CreatedRange, Cursor, Document, FieldValue, ListQuery, Scope, StoreError, Tx};
 
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
@@ -21,6 +21,26 @@ pub fn find(tx: &mut dyn Tx, scope: &Scope, object: &str, id: &str) -> Result<Op
     Ok(tx
         .get(id)?
         .filter(|doc| doc.object == object && doc.visible_to(scope)))
+}
+
+/// Like `load`, locking the document for the change that follows.
+pub fn load_for_update<T: DeserializeOwned>(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    object: &str,
+    what: &str,
+    id: &str,
+) -> Result<(Document, T)> {
+    match tx
+        .get_for_update(id)?
+        .filter(|doc| doc.object == object && doc.visible_to(scope))
+    {
+        Some(doc) if !doc.deleted => {
+            let value = from_json(&doc)?;
+            Ok((doc, value))
+        }
+        _ => Err(Error::no_such(what, id)),
+    }
 }
 
 /// Like `find`, but a missing object is Stripe's `resource_missing` naming `what`.
@@ -79,8 +99,8 @@ pub struct PageRequest {
     pub starting_after: Option<String>,
     pub ending_before: Option<String>,
     pub created: CreatedRange,
-    /// A top-level field that must equal a value (`email` on customers).
-    pub field_equals: Option<(&'static str, String)>,
+    /// JSON fields that must have a value (`email` on customers, `relationship.owner` on persons).
+    pub filters: Vec<(&'static str, FieldValue)>,
 }
 
 pub struct Page {
@@ -123,10 +143,7 @@ pub fn page(
         scope,
         parent,
         created: request.created,
-        field_equals: request
-            .field_equals
-            .as_ref()
-            .map(|(field, value)| (*field, value.as_str())),
+        filters: &request.filters,
         cursor,
         limit: request.limit + 1,
     };

@@ -24,6 +24,9 @@ pub struct Error {
     /// Further members of Stripe's error (`decline_code`, `payment_intent`...), boxed to keep
     /// `Result` small.
     pub extra: Option<Box<Map<String, Value>>>,
+    /// The command's changes stand although it answers with an error (a card decline records
+    /// the failed charge and the payment intent's `last_payment_error`).
+    pub keep_changes: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -36,6 +39,7 @@ impl Error {
             param: None,
             message: message.into(),
             extra: None,
+            keep_changes: false,
         }
     }
 
@@ -52,6 +56,19 @@ impl Error {
         Self::new(ErrorKind::NotFound, format!("No such {what}: '{id}'"))
             .code("resource_missing")
             .param("id")
+    }
+
+    pub fn keeping_changes(mut self) -> Self {
+        self.keep_changes = true;
+        self
+    }
+
+    /// Adds a member to Stripe's error object (`decline_code`, `payment_intent`...).
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.extra
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
+        self
     }
 
     pub fn code(mut self, code: &'static str) -> Self {

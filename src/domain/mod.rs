@@ -3,15 +3,22 @@
 
 pub mod accounts;
 pub mod address;
+pub mod cards;
+pub mod charges;
 pub mod customers;
 pub mod docs;
 pub mod error;
 pub mod external_accounts;
+pub mod ledger;
 pub mod metadata;
+pub mod money;
 pub mod objects;
+pub mod payment_methods;
 pub mod persons;
 pub mod platforms;
+pub mod pricing;
 pub mod requirements;
+pub mod transfers;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -28,6 +35,8 @@ pub struct Ctx {
     pub now: i64,
     pub request_id: String,
     pub idempotency_key: Option<String>,
+    /// The operator's prices (processing, disputes, instant payouts).
+    pub pricing: std::sync::Arc<pricing::Pricing>,
 }
 
 impl Ctx {

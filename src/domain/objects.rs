@@ -1,13 +1,34 @@
 //! The object types Sluice stores, as the `object` names Stripe gives them.
 
 pub const ACCOUNT: &str = "account";
+pub const APPLICATION_FEE: &str = "application_fee";
+pub const BALANCE_TRANSACTION: &str = "balance_transaction";
 pub const BANK_ACCOUNT: &str = "bank_account";
 pub const CAPABILITY: &str = "capability";
 pub const CARD: &str = "card";
+pub const CHARGE: &str = "charge";
 pub const CUSTOMER: &str = "customer";
+pub const PAYMENT_INTENT: &str = "payment_intent";
+pub const PAYMENT_METHOD: &str = "payment_method";
 pub const PERSON: &str = "person";
+pub const TRANSFER: &str = "transfer";
+pub const TRANSFER_REVERSAL: &str = "transfer_reversal";
 
-const ALL: &[&str] = &[ACCOUNT, BANK_ACCOUNT, CAPABILITY, CARD, CUSTOMER, PERSON];
+const ALL: &[&str] = &[
+    ACCOUNT,
+    APPLICATION_FEE,
+    BALANCE_TRANSACTION,
+    BANK_ACCOUNT,
+    CAPABILITY,
+    CARD,
+    CHARGE,
+    CUSTOMER,
+    PAYMENT_INTENT,
+    PAYMENT_METHOD,
+    PERSON,
+    TRANSFER,
+    TRANSFER_REVERSAL,
+];
 
 /// The static name for a stored `object` column, so documents carry no per-row allocation for it.
 pub fn intern(name: &str) -> &'static str {

@@ -1,7 +1,8 @@
 //! Schema versions for both backends. Each step runs once, in order, at start; the applied
 //! versions are recorded in `schema_migrations`. Append new steps; never edit a released one.
 
-pub const SQLITE: &[&str] = &[r#"
+pub const SQLITE: &[&str] = &[
+    r#"
 CREATE TABLE platforms (
     id TEXT PRIMARY KEY,
     ordinal INTEGER NOT NULL UNIQUE,
@@ -36,9 +37,35 @@ CREATE TABLE idempotency (
     created INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_by_created ON idempotency (created);
-"#];
+"#,
+    r#"
+CREATE TABLE ledger_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ledger_txn TEXT NOT NULL,
+    balance_transaction TEXT,
+    ledger_account TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    available_on INTEGER NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX ledger_entries_by_txn ON ledger_entries (ledger_txn);
+CREATE INDEX ledger_entries_by_balance_transaction ON ledger_entries (balance_transaction) WHERE balance_transaction IS NOT NULL;
+CREATE TABLE ledger_balances (
+    ledger_account TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    available_on INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (ledger_account, livemode, currency, available_on, shard)
+) WITHOUT ROWID;
+"#,
+];
 
-pub const POSTGRES: &[&str] = &[r#"
+pub const POSTGRES: &[&str] = &[
+    r#"
 CREATE TABLE platforms (
     id TEXT COLLATE "C" PRIMARY KEY,
     ordinal BIGINT NOT NULL UNIQUE,
@@ -73,4 +100,29 @@ CREATE TABLE idempotency (
     created BIGINT NOT NULL
 );
 CREATE INDEX idempotency_by_created ON idempotency (created);
-"#];
+"#,
+    r#"
+CREATE TABLE ledger_entries (
+    id BIGSERIAL PRIMARY KEY,
+    ledger_txn TEXT COLLATE "C" NOT NULL,
+    balance_transaction TEXT COLLATE "C",
+    ledger_account TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    currency TEXT NOT NULL,
+    amount BIGINT NOT NULL,
+    available_on BIGINT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE INDEX ledger_entries_by_txn ON ledger_entries (ledger_txn);
+CREATE INDEX ledger_entries_by_balance_transaction ON ledger_entries (balance_transaction) WHERE balance_transaction IS NOT NULL;
+CREATE TABLE ledger_balances (
+    ledger_account TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    currency TEXT NOT NULL,
+    available_on BIGINT NOT NULL,
+    shard INTEGER NOT NULL,
+    amount BIGINT NOT NULL,
+    PRIMARY KEY (ledger_account, livemode, currency, available_on, shard)
+);
+"#,
+];

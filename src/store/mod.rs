@@ -77,6 +77,12 @@ pub struct CreatedRange {
     pub lte: Option<i64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    Text(String),
+    Bool(bool),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor<'a> {
     First,
@@ -93,9 +99,9 @@ pub struct ListQuery<'a> {
     pub parent: Option<&'a str>,
     pub created: CreatedRange,
     pub cursor: Cursor<'a>,
-    /// Only documents whose top-level JSON field equals this string (`email` on customers).
-    /// The field name comes from code, never from a request.
-    pub field_equals: Option<(&'static str, &'a str)>,
+    /// Only documents whose JSON field (a dotted path from code, never from a request) has
+    /// this value: `email` on customers, `relationship.owner` on persons.
+    pub filters: &'a [(&'static str, FieldValue)],
     /// Rows to fetch; callers ask for one more than they show to learn `has_more`.
     pub limit: usize,
 }
@@ -144,9 +150,36 @@ impl KeyKind {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One line of a ledger transaction. Postings of one `ledger_txn` sum to zero per currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub ledger_txn: String,
+    /// The balance transaction (`txn_`) whose `net` this posting is, when it has one.
+    pub balance_transaction: Option<String>,
+    /// A Stripe account's balance (`acct_...`) or an operator account (`operator:...`).
+    pub ledger_account: String,
+    pub livemode: bool,
+    pub currency: String,
+    pub amount: i64,
+    /// When the amount counts as available rather than pending (unix seconds).
+    pub available_on: i64,
+    pub created: i64,
+}
+
+/// A ledger account's total for one currency and one availability date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceSlice {
+    pub currency: String,
+    pub available_on: i64,
+    pub amount: i64,
+}
+
 /// Everything a command may do inside its transaction.
 pub trait Tx {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>>;
+    /// Reads a document the command is about to change, locking it against concurrent writers
+    /// until the transaction ends (PostgreSQL; the embedded store's one writer needs no lock).
+    fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>>;
     fn insert(&mut self, doc: &Document) -> StoreResult<()>;
     /// Replaces the body (and the deleted flag) of an existing document.
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()>;
@@ -163,6 +196,23 @@ pub trait Tx {
     fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Replaces the platform's keys of that mode and kind with this one.
     fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()>;
+
+    /// Appends postings and adds them to the running balances (in this writer's own shard, so
+    /// concurrent writers never contend for one balance row).
+    fn post(&mut self, postings: &[Posting]) -> StoreResult<()>;
+    /// A ledger account's totals by currency and availability date.
+    fn balance(&mut self, ledger_account: &str, livemode: bool) -> StoreResult<Vec<BalanceSlice>>;
+    /// Serialises debits of one ledger account until the transaction ends (PostgreSQL runs
+    /// writers in parallel; the embedded store has one writer and needs nothing).
+    fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()>;
+    /// Checks every ledger invariant; returns one line per violation.
+    fn verify_ledger(&mut self) -> StoreResult<Vec<String>>;
+
+    /// Opens a nested savepoint around one command, so its changes can be undone while the
+    /// record of its answer (idempotency) still commits.
+    fn begin_command(&mut self) -> StoreResult<()>;
+    /// Closes the savepoint, keeping or undoing the command's changes.
+    fn end_command(&mut self, keep: bool) -> StoreResult<()>;
 }
 
 /// A command queued for the writer: it runs inside a savepoint and returns whether its changes

@@ -13,8 +13,8 @@ use postgres::{Client, Config, NoTls, Statement};
 use std::collections::HashMap;
 
 use super::{
-    migrations, ApiKeyRecord, Cursor, Deliver, Document, IdempotencyRecord, KeyKind, ListQuery,
-    StoreError, StoreResult, Tx, WriteJob,
+    migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, Document, FieldValue,
+    IdempotencyRecord, KeyKind, ListQuery, Posting, StoreError, StoreResult, Tx, WriteJob,
 };
 
 const WRITERS: usize = 4;
@@ -82,7 +82,7 @@ impl PgStore {
             let config = config.clone();
             std::thread::Builder::new()
                 .name(format!("sluice-pg-writer-{index}"))
-                .spawn(move || run_writer(client, config, jobs))
+                .spawn(move || run_writer(client, index as i32, config, jobs))
                 .context("cannot start a writer thread")?;
         }
         Ok(PgStore {
@@ -117,6 +117,8 @@ impl PgStore {
                 let result = command(&mut PgTx {
                     tx: &mut tx,
                     statements: &mut statements,
+                    shard: 0,
+                    writing: false,
                 });
                 let _ = tx.rollback();
                 result
@@ -163,7 +165,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn run_writer(mut client: Client, config: Config, jobs: Receiver<WriteJob>) {
+fn run_writer(mut client: Client, shard: i32, config: Config, jobs: Receiver<WriteJob>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut deliveries: Vec<Deliver> = Vec::with_capacity(MAX_BATCH);
     let mut statements = Statements::default();
@@ -181,7 +183,13 @@ fn run_writer(mut client: Client, config: Config, jobs: Receiver<WriteJob>) {
                 statements = Statements::default();
             }
         }
-        let outcome = run_batch(&mut client, &mut statements, &mut batch, &mut deliveries);
+        let outcome = run_batch(
+            &mut client,
+            shard,
+            &mut statements,
+            &mut batch,
+            &mut deliveries,
+        );
         if let Err(error) = &outcome {
             tracing::error!(%error, "PostgreSQL batch failed; it is rolled back");
             // A failed prepare may have left statements that no longer exist server-side.
@@ -226,6 +234,7 @@ impl Statements {
 /// out as one round trip.
 fn run_batch(
     client: &mut Client,
+    shard: i32,
     statements: &mut Statements,
     batch: &mut Vec<WriteJob>,
     deliveries: &mut Vec<Deliver>,
@@ -248,6 +257,8 @@ fn run_batch(
             job(&mut PgTx {
                 tx: &mut tx,
                 statements: &mut *statements,
+                shard,
+                writing: true,
             })
         }));
         match outcome {
@@ -286,6 +297,9 @@ impl Tx for FailingTx {
     fn get(&mut self, _: &str) -> StoreResult<Option<Document>> {
         closed()
     }
+    fn get_for_update(&mut self, _: &str) -> StoreResult<Option<Document>> {
+        closed()
+    }
     fn insert(&mut self, _: &Document) -> StoreResult<()> {
         closed()
     }
@@ -316,11 +330,34 @@ impl Tx for FailingTx {
     fn set_api_key(&mut self, _: &ApiKeyRecord, _: i64) -> StoreResult<()> {
         closed()
     }
+    fn post(&mut self, _: &[Posting]) -> StoreResult<()> {
+        closed()
+    }
+    fn balance(&mut self, _: &str, _: bool) -> StoreResult<Vec<BalanceSlice>> {
+        closed()
+    }
+    fn lock_ledger_account(&mut self, _: &str, _: &str) -> StoreResult<()> {
+        closed()
+    }
+    fn begin_command(&mut self) -> StoreResult<()> {
+        closed()
+    }
+    fn end_command(&mut self, _: bool) -> StoreResult<()> {
+        closed()
+    }
+    fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
+        closed()
+    }
 }
 
 struct PgTx<'a, 'b> {
     tx: &'a mut postgres::Transaction<'b>,
     statements: &'a mut Statements,
+    /// This writer's own slot in `ledger_balances`.
+    shard: i32,
+    /// In a write transaction, reads lock the rows they return (read, change, write back
+    /// must not lose a concurrent writer's change).
+    writing: bool,
 }
 
 impl PgTx<'_, '_> {
@@ -332,6 +369,7 @@ impl PgTx<'_, '_> {
 const DOC_COLUMNS: &str =
     "id, object, platform, account, livemode, created, parent, deleted, body::text";
 const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1";
+const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1 FOR UPDATE";
 const INSERT_DOC: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
 const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
@@ -354,6 +392,17 @@ fn doc_from_row(row: &postgres::Row) -> Document {
 impl Tx for PgTx<'_, '_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
         let statement = self.statement(GET_DOC)?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&id])?
+            .map(|row| doc_from_row(&row)))
+    }
+
+    fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
+        if !self.writing {
+            return self.get(id);
+        }
+        let statement = self.statement(GET_DOC_FOR_UPDATE)?;
         Ok(self
             .tx
             .query_opt(&statement, &[&id])?
@@ -408,11 +457,16 @@ impl Tx for PgTx<'_, '_> {
         if let Some(parent) = query.parent {
             bind(&mut sql, "parent =", Box::new(parent.to_string()));
         }
-        if let Some((field, value)) = query.field_equals {
+        for (path, value) in query.filters {
+            let text = match value {
+                FieldValue::Text(text) => text.clone(),
+                FieldValue::Bool(flag) => flag.to_string(),
+            };
+            let path = path.replace('.', ",");
             bind(
                 &mut sql,
-                &format!("body->>'{field}' ="),
-                Box::new(value.to_string()),
+                &format!("body #>> '{{{path}}}' ="),
+                Box::new(text),
             );
         }
         let range = query.created;
@@ -535,4 +589,139 @@ impl Tx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+
+    fn post(&mut self, postings: &[Posting]) -> StoreResult<()> {
+        let entry = self.statement(
+            "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )?;
+        let total = self.statement(
+            "INSERT INTO ledger_balances (ledger_account, livemode, currency, available_on, shard, amount)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
+             DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount",
+        )?;
+        for posting in postings {
+            self.tx.execute(
+                &entry,
+                &[
+                    &posting.ledger_txn,
+                    &posting.balance_transaction,
+                    &posting.ledger_account,
+                    &posting.livemode,
+                    &posting.currency,
+                    &posting.amount,
+                    &posting.available_on,
+                    &posting.created,
+                ],
+            )?;
+            self.tx.execute(
+                &total,
+                &[
+                    &posting.ledger_account,
+                    &posting.livemode,
+                    &posting.currency,
+                    &posting.available_on,
+                    &self.shard,
+                    &posting.amount,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn balance(&mut self, ledger_account: &str, livemode: bool) -> StoreResult<Vec<BalanceSlice>> {
+        let statement = self.statement(
+            "SELECT currency, available_on, SUM(amount)::bigint FROM ledger_balances
+             WHERE ledger_account = $1 AND livemode = $2 GROUP BY currency, available_on ORDER BY currency, available_on",
+        )?;
+        let rows = self.tx.query(&statement, &[&ledger_account, &livemode])?;
+        Ok(rows
+            .iter()
+            .map(|row| BalanceSlice {
+                currency: row.get(0),
+                available_on: row.get(1),
+                amount: row.get(2),
+            })
+            .collect())
+    }
+
+    fn begin_command(&mut self) -> StoreResult<()> {
+        Ok(self.tx.batch_execute("SAVEPOINT command")?)
+    }
+
+    fn end_command(&mut self, keep: bool) -> StoreResult<()> {
+        Ok(self.tx.batch_execute(if keep {
+            "RELEASE SAVEPOINT command"
+        } else {
+            "ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command"
+        })?)
+    }
+
+    fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()> {
+        let key = format!("{ledger_account}:{currency}");
+        let statement = self.statement("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")?;
+        self.tx.execute(&statement, &[&key])?;
+        Ok(())
+    }
+
+    fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
+        let mut problems = Vec::new();
+        for (sql, describe) in VERIFY_POSTGRES {
+            for row in self.tx.query(*sql, &[])? {
+                let fields: Vec<String> = (0..row.len())
+                    .map(|i| {
+                        row.try_get::<_, Option<String>>(i)
+                            .map(|v| v.unwrap_or_else(|| "null".into()))
+                            .or_else(|_| {
+                                row.try_get::<_, Option<i64>>(i)
+                                    .map(|v| v.map(|n| n.to_string()).unwrap_or_default())
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                problems.push(format!("{describe}: {}", fields.join(" ")));
+            }
+        }
+        Ok(problems)
+    }
 }
+
+/// The ledger's invariants as queries that return the rows violating them.
+const VERIFY_POSTGRES: &[(&str, &str)] = &[
+    (
+        "SELECT ledger_txn, currency, SUM(amount)::bigint FROM ledger_entries GROUP BY ledger_txn, currency HAVING SUM(amount) <> 0 LIMIT 100",
+        "ledger transaction does not sum to zero (txn currency sum)",
+    ),
+    (
+        "WITH e AS (SELECT ledger_account, livemode, currency, available_on, SUM(amount)::bigint AS amount FROM ledger_entries GROUP BY 1, 2, 3, 4),
+              b AS (SELECT ledger_account, livemode, currency, available_on, SUM(amount)::bigint AS amount FROM ledger_balances GROUP BY 1, 2, 3, 4)
+         SELECT COALESCE(e.ledger_account, b.ledger_account), COALESCE(e.currency, b.currency),
+                COALESCE(e.available_on, b.available_on), COALESCE(e.amount, 0), COALESCE(b.amount, 0)
+           FROM e FULL OUTER JOIN b
+             ON b.ledger_account = e.ledger_account AND b.livemode = e.livemode AND b.currency = e.currency AND b.available_on = e.available_on
+          WHERE COALESCE(e.amount, 0) <> COALESCE(b.amount, 0)
+          LIMIT 100",
+        "running balance differs from the sum of its postings (account currency available_on postings balance)",
+    ),
+    (
+        "SELECT d.id, (d.body->>'net')::bigint, COALESCE(SUM(l.amount), 0)::bigint FROM documents d
+           LEFT JOIN ledger_entries l ON l.balance_transaction = d.id
+          WHERE d.object = 'balance_transaction'
+          GROUP BY d.id, d.body
+         HAVING COALESCE(SUM(l.amount), 0) <> (d.body->>'net')::bigint LIMIT 100",
+        "balance transaction net differs from its postings (txn net postings)",
+    ),
+    (
+        "SELECT id, (body->>'amount')::bigint, (body->>'fee')::bigint, (body->>'net')::bigint FROM documents
+          WHERE object = 'balance_transaction'
+            AND (body->>'amount')::bigint - (body->>'fee')::bigint <> (body->>'net')::bigint LIMIT 100",
+        "balance transaction amount - fee != net (txn amount fee net)",
+    ),
+    (
+        "SELECT DISTINCT l.balance_transaction FROM ledger_entries l
+          WHERE l.balance_transaction IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = l.balance_transaction) LIMIT 100",
+        "posting names a balance transaction that does not exist",
+    ),
+];

@@ -12,8 +12,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    migrations, ApiKeyRecord, Cursor, Document, IdempotencyRecord, KeyKind, ListQuery, StoreError,
-    StoreResult, Tx, WriteJob,
+    migrations, ApiKeyRecord, BalanceSlice, Cursor, Document, FieldValue, IdempotencyRecord,
+    KeyKind, ListQuery, Posting, StoreError, StoreResult, Tx, WriteJob,
 };
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
@@ -225,6 +225,11 @@ impl Tx for SqliteTx<'_> {
         Ok(statement.query_row([id], doc_from_row).optional()?)
     }
 
+    fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
+        // The single writer already excludes every other writer.
+        self.get(id)
+    }
+
     fn insert(&mut self, doc: &Document) -> StoreResult<()> {
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
@@ -275,11 +280,16 @@ impl Tx for SqliteTx<'_> {
         if let Some(parent) = query.parent {
             bind(&mut sql, "parent =", SqlValue::Text(parent.to_string()));
         }
-        if let Some((field, value)) = query.field_equals {
+        for (path, value) in query.filters {
+            let value = match value {
+                FieldValue::Text(text) => SqlValue::Text(text.clone()),
+                // json_extract gives JSON booleans as 1 and 0.
+                FieldValue::Bool(flag) => SqlValue::Integer(*flag as i64),
+            };
             bind(
                 &mut sql,
-                &format!("json_extract(body, '$.{field}') ="),
-                SqlValue::Text(value.to_string()),
+                &format!("json_extract(body, '$.{path}') ="),
+                value,
             );
         }
         let range = query.created;
@@ -410,4 +420,132 @@ impl Tx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn post(&mut self, postings: &[Posting]) -> StoreResult<()> {
+        let mut entry = self.conn.prepare_cached(
+            "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut total = self.conn.prepare_cached(
+            "INSERT INTO ledger_balances (ledger_account, livemode, currency, available_on, shard, amount)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5)
+             ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
+             DO UPDATE SET amount = amount + excluded.amount",
+        )?;
+        for posting in postings {
+            entry.execute(params![
+                posting.ledger_txn,
+                posting.balance_transaction,
+                posting.ledger_account,
+                posting.livemode,
+                posting.currency,
+                posting.amount,
+                posting.available_on,
+                posting.created
+            ])?;
+            total.execute(params![
+                posting.ledger_account,
+                posting.livemode,
+                posting.currency,
+                posting.available_on,
+                posting.amount
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn balance(&mut self, ledger_account: &str, livemode: bool) -> StoreResult<Vec<BalanceSlice>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT currency, available_on, SUM(amount) FROM ledger_balances
+             WHERE ledger_account = ?1 AND livemode = ?2 GROUP BY currency, available_on ORDER BY currency, available_on",
+        )?;
+        let rows = statement.query_map(params![ledger_account, livemode], |row| {
+            Ok(BalanceSlice {
+                currency: row.get(0)?,
+                available_on: row.get(1)?,
+                amount: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn begin_command(&mut self) -> StoreResult<()> {
+        Ok(self.conn.execute_batch("SAVEPOINT command")?)
+    }
+
+    fn end_command(&mut self, keep: bool) -> StoreResult<()> {
+        Ok(self.conn.execute_batch(if keep {
+            "RELEASE command"
+        } else {
+            "ROLLBACK TO command; RELEASE command"
+        })?)
+    }
+
+    fn lock_ledger_account(&mut self, _ledger_account: &str, _currency: &str) -> StoreResult<()> {
+        // One writer thread: every write transaction is already serialised.
+        Ok(())
+    }
+
+    fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
+        let mut problems = Vec::new();
+        for (sql, describe) in VERIFY_SQLITE {
+            let mut statement = self.conn.prepare(sql)?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let fields: Vec<String> = (0..row.as_ref().column_count())
+                    .map(|i| match row.get_ref(i) {
+                        Ok(rusqlite::types::ValueRef::Integer(n)) => n.to_string(),
+                        Ok(rusqlite::types::ValueRef::Text(t)) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                        Ok(rusqlite::types::ValueRef::Real(r)) => r.to_string(),
+                        _ => "null".to_string(),
+                    })
+                    .collect();
+                problems.push(format!("{describe}: {}", fields.join(" ")));
+            }
+        }
+        Ok(problems)
+    }
 }
+
+/// The ledger's invariants as queries that return the rows violating them.
+const VERIFY_SQLITE: &[(&str, &str)] = &[
+    (
+        "SELECT ledger_txn, currency, SUM(amount) FROM ledger_entries GROUP BY ledger_txn, currency HAVING SUM(amount) <> 0 LIMIT 100",
+        "ledger transaction does not sum to zero (txn currency sum)",
+    ),
+    (
+        "WITH e AS (SELECT ledger_account, livemode, currency, available_on, SUM(amount) AS amount FROM ledger_entries GROUP BY 1, 2, 3, 4),
+              b AS (SELECT ledger_account, livemode, currency, available_on, SUM(amount) AS amount FROM ledger_balances GROUP BY 1, 2, 3, 4)
+         SELECT e.ledger_account, e.currency, e.available_on, e.amount, COALESCE(b.amount, 0) FROM e
+           LEFT JOIN b ON b.ledger_account = e.ledger_account AND b.livemode = e.livemode AND b.currency = e.currency AND b.available_on = e.available_on
+           WHERE COALESCE(b.amount, 0) <> e.amount
+         UNION ALL
+         SELECT b.ledger_account, b.currency, b.available_on, 0, b.amount FROM b
+           LEFT JOIN e ON b.ledger_account = e.ledger_account AND b.livemode = e.livemode AND b.currency = e.currency AND b.available_on = e.available_on
+           WHERE e.amount IS NULL AND b.amount <> 0
+         LIMIT 100",
+        "running balance differs from the sum of its postings (account currency available_on postings balance)",
+    ),
+    (
+        "SELECT d.id, json_extract(d.body, '$.net'), COALESCE(SUM(l.amount), 0) FROM documents d
+           LEFT JOIN ledger_entries l ON l.balance_transaction = d.id
+          WHERE d.object = 'balance_transaction'
+          GROUP BY d.id
+         HAVING COALESCE(SUM(l.amount), 0) <> json_extract(d.body, '$.net') LIMIT 100",
+        "balance transaction net differs from its postings (txn net postings)",
+    ),
+    (
+        "SELECT id, json_extract(body, '$.amount'), json_extract(body, '$.fee'), json_extract(body, '$.net') FROM documents
+          WHERE object = 'balance_transaction'
+            AND json_extract(body, '$.amount') - json_extract(body, '$.fee') <> json_extract(body, '$.net') LIMIT 100",
+        "balance transaction amount - fee != net (txn amount fee net)",
+    ),
+    (
+        "SELECT DISTINCT l.balance_transaction FROM ledger_entries l
+          WHERE l.balance_transaction IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = l.balance_transaction) LIMIT 100",
+        "posting names a balance transaction that does not exist",
+    ),
+];

@@ -33,6 +33,7 @@ struct KeyInfo {
 
 pub struct App {
     pub store: Store,
+    pub pricing: Arc<crate::domain::pricing::Pricing>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
     /// Connected accounts known to exist: id -> (platform, livemode). Accounts never change
     /// platform, so only deletion has to evict.
@@ -56,13 +57,24 @@ impl Drop for InFlight<'_> {
 
 enum Outcome {
     Fresh(Vec<u8>),
+    /// An error answer whose transaction commits: it carries kept changes (a decline) or the
+    /// idempotency record that will replay it.
+    Failed(ApiError),
     Replay(IdempotencyRecord),
 }
 
 impl App {
     pub async fn new(store: Store) -> anyhow::Result<Arc<App>> {
+        Self::with_pricing(store, crate::domain::pricing::Pricing::default()).await
+    }
+
+    pub async fn with_pricing(
+        store: Store,
+        pricing: crate::domain::pricing::Pricing,
+    ) -> anyhow::Result<Arc<App>> {
         let app = Arc::new(App {
             store,
+            pricing: Arc::new(pricing),
             keys: RwLock::new(HashMap::new()),
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
@@ -241,19 +253,39 @@ impl App {
                         return Ok(Outcome::Replay(record));
                     }
                 }
-                let value = command(tx, &ctx)?;
-                let body = expand::render(tx, &ctx, &value, &expand)?;
+                tx.begin_command()?;
+                let (keep, answer) = match command(tx, &ctx) {
+                    Ok(value) => match expand::render(tx, &ctx, &value, &expand) {
+                        Ok(body) => (true, Ok(body)),
+                        Err(error) => (false, Err(error)),
+                    },
+                    Err(error) => (error.keep_changes, Err(ApiError::from(error))),
+                };
+                tx.end_command(keep)?;
+                let (status, body, outcome) = match answer {
+                    Ok(body) => (200, body.clone(), Outcome::Fresh(body)),
+                    // Server faults are transient: store nothing, so a retry runs again.
+                    Err(error) if error.status.is_server_error() => return Err(error),
+                    Err(error) => {
+                        if scope.is_none() && !keep {
+                            return Err(error);
+                        }
+                        let body = serde_json::to_vec(&error.body()).unwrap_or_default();
+                        (error.status.as_u16(), body, Outcome::Failed(error))
+                    }
+                };
                 if let Some(scope) = scope {
+                    // Stored once execution began, errors included (Stripe's promise).
                     tx.idempotency_put(&IdempotencyRecord {
                         scope,
                         fingerprint,
-                        status: 200,
-                        body: body.clone(),
+                        status,
+                        body,
                         request_id,
                         created: ctx.now,
                     })?;
                 }
-                Ok(Outcome::Fresh(body))
+                Ok(outcome)
             })
             .await;
         respond(&request, result)
@@ -263,6 +295,7 @@ impl App {
 fn respond(request: &ApiRequest, result: Result<Outcome, ApiError>) -> Response {
     let mut response = match result {
         Ok(Outcome::Fresh(body)) => json_response(StatusCode::OK, body),
+        Ok(Outcome::Failed(error)) => error.into_response(),
         Ok(Outcome::Replay(record)) => {
             let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
             let mut response = json_response(status, record.body);

@@ -36,7 +36,7 @@ pub fn page_request(params: &mut Params) -> Result<PageRequest> {
         starting_after,
         ending_before,
         created: created_range(params, "created")?,
-        field_equals: None,
+        filters: Vec::new(),
     })
 }
 

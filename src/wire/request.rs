@@ -36,6 +36,7 @@ pub struct ApiRequest {
     pub idempotency_key: Option<String>,
     pub request_id: String,
     pub api_version: String,
+    pub pricing: Arc<crate::domain::pricing::Pricing>,
     /// Digest of method, path and parameters: a replayed key must carry the same request.
     pub fingerprint: Vec<u8>,
 }
@@ -57,6 +58,7 @@ impl ApiRequest {
             now: unix_now(),
             request_id: self.request_id.clone(),
             idempotency_key: self.idempotency_key.clone(),
+            pricing: self.pricing.clone(),
         }
     }
 }
@@ -250,6 +252,7 @@ impl FromRequest<Arc<App>> for ApiRequest {
             idempotency_key,
             request_id,
             api_version,
+            pricing: app.pricing.clone(),
             fingerprint: digest.finalize().to_vec(),
         })
     }

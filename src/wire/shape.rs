@@ -14,8 +14,14 @@ pub enum Field {
     /// A string of at most this many characters.
     Str(usize),
     Int,
+    /// An integer within bounds (a day of the month, a year).
+    IntIn(i64, i64),
+    /// Exactly this many ASCII digits (`ssn_last_4`).
+    Digits(usize),
     /// A decimal number (`percent_ownership`).
     Decimal,
+    /// A decimal number from 0 to 100.
+    Percent,
     Bool,
     Enum(&'static [&'static str]),
     Obj(Shape),
@@ -45,6 +51,32 @@ fn read_field(params: &mut Params, key: &str, field: Field) -> Result<Option<Val
                 Some(Value::from(number))
             }
         },
+        Field::IntIn(min, max) => match read_field(params, key, Field::Int)? {
+            Some(Value::Number(number))
+                if !(min..=max).contains(&number.as_i64().unwrap_or(i64::MIN)) =>
+            {
+                let name = params.name(key);
+                return Err(ApiError::invalid_request(format!(
+                    "Invalid {name}: must be between {min} and {max}."
+                ))
+                .with_param(name));
+            }
+            other => other,
+        },
+        Field::Digits(count) => match params.string(key)? {
+            None => None,
+            Some(text) if text.is_empty() => Some(Value::Null),
+            Some(text) if text.len() == count && text.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(Value::String(text))
+            }
+            Some(_) => {
+                let name = params.name(key);
+                return Err(ApiError::invalid_request(format!(
+                    "Invalid {name}: must be exactly {count} digits."
+                ))
+                .with_param(name));
+            }
+        },
         Field::Decimal => match params.string(key)? {
             None => None,
             Some(text) if text.is_empty() => Some(Value::Null),
@@ -61,6 +93,18 @@ fn read_field(params: &mut Params, key: &str, field: Field) -> Result<Option<Val
                     })?;
                 Some(Value::Number(number))
             }
+        },
+        Field::Percent => match read_field(params, key, Field::Decimal)? {
+            Some(Value::Number(number))
+                if !(0.0..=100.0).contains(&number.as_f64().unwrap_or(-1.0)) =>
+            {
+                let name = params.name(key);
+                return Err(ApiError::invalid_request(format!(
+                    "Invalid {name}: must be between 0 and 100."
+                ))
+                .with_param(name));
+            }
+            other => other,
         },
         Field::Bool => params.bool(key)?.map(Value::Bool),
         Field::Enum(allowed) => match params.string(key)? {

@@ -1,0 +1,320 @@
+//! The double-entry ledger. Every movement of money is one ledger transaction whose postings sum
+//! to zero per currency. A Stripe account's balance is one ledger account (its id); each posting
+//! carries `available_on`, so "pending" and "available" are the postings before and after now.
+//! Balance transactions (`txn_`) are the account-visible view: each one's `net` is exactly its
+//! posting, which `sluice ledger verify` checks.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::docs::{self, NewDoc};
+use super::objects::BALANCE_TRANSACTION;
+use super::{Ctx, Error, ErrorKind, Result};
+use crate::ids;
+use crate::store::{Posting, Scope, Tx};
+
+/// Operator ledger accounts: where money comes from and goes to outside Stripe accounts.
+pub mod operator {
+    /// Card networks: customers' money enters here (negative: what the networks owe us).
+    pub const CARD_NETWORK: &str = "operator:card_network";
+    /// Processing fees the operator earned.
+    pub const PROCESSING_FEES: &str = "operator:processing_fees";
+    /// Dispute fees the operator charged.
+    pub const DISPUTE_FEES: &str = "operator:dispute_fees";
+}
+
+const DAY_SECONDS: i64 = 86_400;
+
+/// Midnight UTC `delay_days` after `now`: when funds captured at `now` become available.
+pub fn available_on(now: i64, delay_days: i64) -> i64 {
+    let day = (now + delay_days * DAY_SECONDS).div_euclid(DAY_SECONDS);
+    day * DAY_SECONDS
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeeDetail {
+    pub amount: i64,
+    pub application: Option<String>,
+    pub currency: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub fee_type: String,
+}
+
+impl FeeDetail {
+    pub fn stripe_fee(amount: i64, currency: &str) -> Self {
+        FeeDetail {
+            amount,
+            application: None,
+            currency: currency.to_string(),
+            description: "Stripe processing fees".into(),
+            fee_type: "stripe_fee".into(),
+        }
+    }
+
+    pub fn application_fee(amount: i64, currency: &str, platform: &str) -> Self {
+        FeeDetail {
+            amount,
+            application: Some(platform.to_string()),
+            currency: currency.to_string(),
+            description: "Application fee".into(),
+            fee_type: "application_fee".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    pub object: String,
+    pub amount: i64,
+    pub available_on: i64,
+    pub created: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub exchange_rate: Option<f64>,
+    pub fee: i64,
+    pub fee_details: Vec<FeeDetail>,
+    pub net: i64,
+    pub reporting_category: String,
+    pub source: Option<String>,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub txn_type: String,
+}
+
+impl BalanceTransaction {
+    /// Stripe shows `available` once `available_on` has passed.
+    pub fn refresh_status(&mut self, now: i64) {
+        self.status = if self.available_on <= now {
+            "available"
+        } else {
+            "pending"
+        }
+        .into();
+    }
+}
+
+/// Stripe's reporting category for a balance transaction type.
+fn reporting_category(txn_type: &str) -> &'static str {
+    match txn_type {
+        "charge" | "payment" => "charge",
+        "refund" | "payment_refund" => "refund",
+        "application_fee" => "platform_earning",
+        "application_fee_refund" => "platform_earning_refund",
+        "transfer" => "transfer",
+        "transfer_refund" => "transfer_reversal",
+        "adjustment" => "dispute",
+        "payout" => "payout",
+        "payout_failure" => "payout_reversal",
+        _ => "other_adjustment",
+    }
+}
+
+/// What a balance transaction records; `net` is `amount - fees`.
+pub struct Entry<'a> {
+    /// The account whose balance moves (a platform or a connected account).
+    pub account: &'a str,
+    pub txn_type: &'static str,
+    pub amount: i64,
+    pub fee_details: Vec<FeeDetail>,
+    pub source: Option<&'a str>,
+    pub available_on: i64,
+    pub description: Option<String>,
+}
+
+/// One ledger transaction being assembled; `commit` checks it balances and writes it.
+pub struct Movement {
+    id: String,
+    currency: String,
+    livemode: bool,
+    created: i64,
+    postings: Vec<Posting>,
+    balance_transactions: Vec<(Scope, BalanceTransaction)>,
+}
+
+impl Movement {
+    pub fn new(ctx: &Ctx, currency: &str) -> Self {
+        Movement {
+            id: ids::new_id("ltx"),
+            currency: currency.to_string(),
+            livemode: ctx.scope.livemode,
+            created: ctx.now,
+            postings: Vec::new(),
+            balance_transactions: Vec::new(),
+        }
+    }
+
+    /// Moves money to or from an operator account (no balance transaction: nobody's view).
+    pub fn operator(&mut self, ledger_account: &'static str, amount: i64) {
+        self.postings.push(Posting {
+            ledger_txn: self.id.clone(),
+            balance_transaction: None,
+            ledger_account: ledger_account.to_string(),
+            livemode: self.livemode,
+            currency: self.currency.clone(),
+            amount,
+            available_on: self.created,
+            created: self.created,
+        });
+    }
+
+    /// Moves money in or out of a Stripe account's balance, with the balance transaction that
+    /// shows it; returns that balance transaction's id.
+    pub fn account(&mut self, ctx: &Ctx, entry: Entry) -> String {
+        let fee: i64 = entry.fee_details.iter().map(|detail| detail.amount).sum();
+        let net = entry.amount - fee;
+        let mut txn = BalanceTransaction {
+            id: ids::new_id("txn"),
+            object: BALANCE_TRANSACTION.into(),
+            amount: entry.amount,
+            available_on: entry.available_on,
+            created: self.created,
+            currency: self.currency.clone(),
+            description: entry.description,
+            exchange_rate: None,
+            fee,
+            fee_details: entry.fee_details,
+            net,
+            reporting_category: reporting_category(entry.txn_type).into(),
+            source: entry.source.map(str::to_string),
+            status: String::new(),
+            txn_type: entry.txn_type.into(),
+        };
+        txn.refresh_status(ctx.now);
+        self.postings.push(Posting {
+            ledger_txn: self.id.clone(),
+            balance_transaction: Some(txn.id.clone()),
+            ledger_account: entry.account.to_string(),
+            livemode: self.livemode,
+            currency: self.currency.clone(),
+            amount: net,
+            available_on: entry.available_on,
+            created: self.created,
+        });
+        let scope = Scope {
+            platform: ctx.scope.platform.clone(),
+            account: entry.account.to_string(),
+            livemode: self.livemode,
+        };
+        let id = txn.id.clone();
+        self.balance_transactions.push((scope, txn));
+        id
+    }
+
+    /// Checks the postings balance, then writes them and their balance transactions.
+    pub fn commit(self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<()> {
+        let total: i64 = self.postings.iter().map(|posting| posting.amount).sum();
+        if total != 0 {
+            // A bug, never a client mistake: refuse to write money that does not balance.
+            tracing::error!(ledger_txn = %self.id, total, "unbalanced ledger transaction refused");
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "An internal error occurred: the movement did not balance.",
+            ));
+        }
+        for (scope, txn) in &self.balance_transactions {
+            let new = NewDoc {
+                id: &txn.id,
+                object: BALANCE_TRANSACTION,
+                scope,
+                parent: txn.source.as_deref(),
+            };
+            docs::insert(tx, ctx, new, txn)?;
+        }
+        Ok(tx.post(&self.postings)?)
+    }
+}
+
+/// Amounts of one currency in a balance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub available: i64,
+    pub pending: i64,
+}
+
+/// An account's balance per currency at `now`.
+pub fn totals(
+    tx: &mut dyn Tx,
+    ledger_account: &str,
+    livemode: bool,
+    now: i64,
+) -> Result<Vec<(String, Totals)>> {
+    let mut out: Vec<(String, Totals)> = Vec::new();
+    for slice in tx.balance(ledger_account, livemode)? {
+        let index = match out
+            .iter()
+            .position(|(currency, _)| *currency == slice.currency)
+        {
+            Some(index) => index,
+            None => {
+                out.push((slice.currency.clone(), Totals::default()));
+                out.len() - 1
+            }
+        };
+        if slice.available_on <= now {
+            out[index].1.available += slice.amount;
+        } else {
+            out[index].1.pending += slice.amount;
+        }
+    }
+    Ok(out)
+}
+
+/// What an account may spend now in `currency`.
+pub fn available(
+    tx: &mut dyn Tx,
+    ledger_account: &str,
+    livemode: bool,
+    currency: &str,
+    now: i64,
+) -> Result<i64> {
+    Ok(totals(tx, ledger_account, livemode, now)?
+        .into_iter()
+        .find(|(code, _)| code == currency)
+        .map(|(_, totals)| totals.available)
+        .unwrap_or(0))
+}
+
+/// `/v1/balance` for the account `ctx` acts in.
+pub fn balance(tx: &mut dyn Tx, ctx: &Ctx, default_currency: &str) -> Result<Value> {
+    let mut totals = totals(tx, &ctx.scope.account, ctx.scope.livemode, ctx.now)?;
+    if !totals
+        .iter()
+        .any(|(currency, _)| currency == default_currency)
+    {
+        totals.insert(0, (default_currency.to_string(), Totals::default()));
+    }
+    let amounts = |pick: fn(&Totals) -> i64| -> Vec<Value> {
+        totals
+            .iter()
+            .map(|(currency, t)| serde_json::json!({"amount": pick(t), "currency": currency, "source_types": {"card": pick(t)}}))
+            .collect()
+    };
+    let mut balance = serde_json::json!({
+        "object": "balance",
+        "available": amounts(|t| t.available),
+        "livemode": ctx.scope.livemode,
+        "pending": amounts(|t| t.pending),
+    });
+    if !ctx.connected {
+        let reserved: Vec<Value> = totals
+            .iter()
+            .map(|(currency, _)| serde_json::json!({"amount": 0, "currency": currency, "source_types": {"card": 0}}))
+            .collect();
+        balance["connect_reserved"] = Value::Array(reserved);
+    }
+    Ok(balance)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn availability_is_midnight_utc_after_the_delay() {
+        let now = 1_700_000_123; // 2023-11-14T22:15:23Z
+        assert_eq!(available_on(now, 2), 1_700_092_800); // 2023-11-16T00:00:00Z
+        assert_eq!(available_on(now, 0) % DAY_SECONDS, 0);
+    }
+}
