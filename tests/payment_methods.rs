@@ -799,6 +799,62 @@ async fn pm_clone_into_connected_account(app: TestApp) {
     );
 }
 
+/// Concurrent attaches of one PaymentMethod: exactly one wins, whatever the store.
+async fn pm_concurrent_attach_has_one_winner(app: TestApp) {
+    let customers = [
+        customer(&app).await,
+        customer(&app).await,
+        customer(&app).await,
+    ];
+    for round in 0..3 {
+        let id = id_of(&create(&app, VISA).await);
+        let path = format!("/v1/payment_methods/{id}/attach");
+        let attaches = customers.iter().map(|cus| {
+            let (app, path) = (&app, path.clone());
+            async move { app.post(&path, &format!("customer={cus}"), &[]).await }
+        });
+        let answers = join_all(attaches).await;
+        let winners: Vec<&Value> = answers
+            .iter()
+            .filter(|resp| resp.status == 200)
+            .map(|resp| &resp.body)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        for loser in answers.iter().filter(|resp| resp.status != 200) {
+            loser.error(400, "invalid_request_error", None, None);
+        }
+        let stored = app.get(&format!("/v1/payment_methods/{id}"), &[]).await;
+        assert_eq!(stored.ok()["customer"], winners[0]["customer"]);
+    }
+}
+
+/// Polls every future to completion concurrently on this task (no extra dependency).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut results: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in results.iter_mut().zip(set.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *slot = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("completed")).collect()
+}
+
 store_tests! {
     pm_create_from_card_details,
     pm_create_rejects_bad_cards,
@@ -809,4 +865,5 @@ store_tests! {
     pm_lists_filter_and_page,
     pm_isolated_between_accounts_and_platforms,
     pm_clone_into_connected_account,
+    pm_concurrent_attach_has_one_winner,
 }

@@ -392,6 +392,13 @@ pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     Ok(pm)
 }
 
+/// Like `load`, locking the document for the change that follows (PostgreSQL runs writers in
+/// parallel).
+fn load_for_update(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    let (_, pm) = docs::load_for_update(tx, &ctx.scope, PAYMENT_METHOD, WHAT, id)?;
+    Ok(pm)
+}
+
 /// A live customer of the caller's scope.
 fn customer_exists(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<bool> {
     Ok(docs::find(tx, &ctx.scope, CUSTOMER, id)?.is_some_and(|doc| !doc.deleted))
@@ -405,10 +412,12 @@ fn stored_or_shortcut(
     id: &str,
     missing: impl FnOnce() -> Error,
 ) -> Result<Value> {
-    if let Some(doc) = docs::find(tx, &ctx.scope, PAYMENT_METHOD, id)? {
-        if !doc.deleted {
-            return docs::from_json(&doc);
-        }
+    // Callers change what they resolve (checks, attachment, use): lock it.
+    let stored = tx
+        .get_for_update(id)?
+        .filter(|doc| doc.object == PAYMENT_METHOD && doc.visible_to(&ctx.scope) && !doc.deleted);
+    if let Some(doc) = stored {
+        return docs::from_json(&doc);
     }
     match shortcut(ctx.scope.livemode, id) {
         Some(test_card) => {
@@ -710,7 +719,7 @@ pub fn retrieve_for_customer(
 }
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: UpdateInput) -> Result<Value> {
-    let mut pm = load(tx, ctx, id)?;
+    let mut pm = load_for_update(tx, ctx, id)?;
     if pm["customer"].is_null() {
         return Err(Error::invalid(
             "You must save this PaymentMethod to a customer before you can update it.",
@@ -767,7 +776,7 @@ pub fn attach(tx: &mut dyn Tx, ctx: &Ctx, id: &str, customer: &str) -> Result<Va
 
 /// Detaches a PaymentMethod from its customer; it can't be used again afterwards.
 pub fn detach(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
-    let mut pm = load(tx, ctx, id)?;
+    let mut pm = load_for_update(tx, ctx, id)?;
     if pm["customer"].is_null() {
         return Err(Error::invalid(
             "The payment method you provided is not attached to a customer so detachment is impossible.",
