@@ -526,15 +526,6 @@ pub fn display_brand(brand: &str) -> &'static str {
     }
 }
 
-/// Digits a CVC must have for a brand (American Express has four).
-pub fn cvc_length(brand: &str) -> usize {
-    if brand == "amex" {
-        4
-    } else {
-        3
-    }
-}
-
 /// A 402 `card_error` as Stripe shapes it.
 pub fn card_error(
     code: &'static str,
