@@ -146,6 +146,8 @@ conformance() {
     failed=1
   fi
   stop_server
+  # The ledger must balance after everything the suites did (DESIGN.md's invariants).
+  run_step "conformance ($store): sluice ledger verify" "$SLUICE_BIN" ledger verify --data "$data" "${dbargs[@]}" || failed=1
   if grep -q "panicked at" "$logfile"; then
     record_step "conformance ($store): server log free of panics (see $logfile)" FAIL 0
     grep -n -A2 "panicked at" "$logfile" | head -n 20

@@ -28,6 +28,27 @@ pub enum Command {
     Serve(ServeArgs),
     /// Drive a running server with concurrent clients and print throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// Operate on the ledger of a store (the server may be running).
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every ledger invariant; exit 1 with a report if any fails.
+    Verify(StoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded store.
+    #[arg(long, env = "SLUICE_DATA", default_value = ".sluice")]
+    pub data: PathBuf,
+    /// Use PostgreSQL instead of the embedded store.
+    #[arg(long, env = "SLUICE_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,6 +83,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => crate::bench::run(args),
+        Command::Ledger {
+            command: LedgerCommand::Verify(args),
+        } => verify_ledger(args),
     }
 }
 
@@ -136,6 +160,33 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify_ledger(args: StoreArgs) -> anyhow::Result<ExitCode> {
+    let store = match &args.database_url {
+        Some(url) => Store::open_postgres(url)?,
+        None => {
+            if !args.data.join("sluice.db").exists() {
+                anyhow::bail!(
+                    "no store at {} (pass --data DIR or --database-url)",
+                    args.data.display()
+                );
+            }
+            Store::open_sqlite(&args.data)?
+        }
+    };
+    let problems = store
+        .write_blocking(|tx| tx.verify_ledger())
+        .map_err(|e| anyhow::anyhow!("cannot verify the ledger: {e}"))?;
+    if problems.is_empty() {
+        println!("ledger verify: OK (every transaction sums to zero; balances equal their postings; every balance transaction matches its postings)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("ledger verify: {} problem(s)", problems.len());
+    for problem in &problems {
+        println!("  {problem}");
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 /// Forgets idempotency keys older than 24 hours, once an hour.

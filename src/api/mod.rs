@@ -4,7 +4,9 @@
 mod accounts;
 mod common;
 mod customers;
+mod money;
 mod payment_methods;
+mod payments;
 
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use crate::wire::{ApiError, App};
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(customers::routes())
+        .merge(payments::routes())
+        .merge(money::routes())
         .merge(accounts::routes())
         .merge(payment_methods::routes())
         .fallback(unknown_route)

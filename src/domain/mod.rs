@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod address;
+pub mod application_fees;
 pub mod cards;
 pub mod charges;
 pub mod customers;
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod metadata;
 pub mod money;
 pub mod objects;
+pub mod payment_intents;
 pub mod payment_methods;
 pub mod persons;
 pub mod platforms;

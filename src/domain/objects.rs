@@ -8,6 +8,7 @@ pub const CAPABILITY: &str = "capability";
 pub const CARD: &str = "card";
 pub const CHARGE: &str = "charge";
 pub const CUSTOMER: &str = "customer";
+pub const FEE_REFUND: &str = "fee_refund";
 pub const PAYMENT_INTENT: &str = "payment_intent";
 pub const PAYMENT_METHOD: &str = "payment_method";
 pub const PERSON: &str = "person";
@@ -23,6 +24,7 @@ const ALL: &[&str] = &[
     CARD,
     CHARGE,
     CUSTOMER,
+    FEE_REFUND,
     PAYMENT_INTENT,
     PAYMENT_METHOD,
     PERSON,

@@ -181,6 +181,55 @@ impl App {
         }
     }
 
+    /// Completes or fails a PaymentIntent's 3D Secure step from the customer's page: the client
+    /// secret authorises it, not an API key. Returns where to send the customer next.
+    pub async fn authenticate_intent(
+        &self,
+        id: &str,
+        secret: &str,
+        approve: bool,
+    ) -> Result<Option<String>, ApiError> {
+        let (id, secret) = (id.to_string(), secret.to_string());
+        let pricing = self.pricing.clone();
+        self.store
+            .write(move |tx: &mut dyn Tx| -> Result<Option<String>, ApiError> {
+                let doc = tx
+                    .get(&id)?
+                    .filter(|doc| doc.object == crate::domain::objects::PAYMENT_INTENT)
+                    .ok_or_else(|| ApiError::from(domain::Error::no_such("payment_intent", &id)))?;
+                let stored: serde_json::Value = domain::docs::from_json(&doc)?;
+                let ctx = Ctx {
+                    scope: crate::store::Scope {
+                        platform: doc.platform.clone(),
+                        account: doc.account.clone(),
+                        livemode: doc.livemode,
+                    },
+                    connected: doc.account != doc.platform,
+                    now: domain::unix_now(),
+                    request_id: crate::ids::new_id("req"),
+                    idempotency_key: None,
+                    pricing,
+                };
+                tx.begin_command()?;
+                let outcome =
+                    domain::payment_intents::authenticate(tx, &ctx, &id, &secret, approve);
+                let keep = match &outcome {
+                    Ok(_) => true,
+                    Err(error) => error.keep_changes,
+                };
+                tx.end_command(keep)?;
+                match outcome {
+                    Ok(_) => Ok(stored["_sluice"]["return_url"].as_str().map(str::to_string)),
+                    // A decline after authentication is recorded on the intent; the page says so.
+                    Err(error) if error.keep_changes => {
+                        Ok(stored["_sluice"]["return_url"].as_str().map(str::to_string))
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            })
+            .await
+    }
+
     pub fn forget_account(&self, id: &str) {
         if let Ok(mut map) = self.connected.write() {
             map.remove(id);
