@@ -18,6 +18,61 @@ pub enum Workload {
     Customers,
     /// GET /v1/customers?limit=10
     ListCustomers,
+    /// POST /v1/payment_intents confirm=true: a destination charge with an application fee to
+    /// a connected account the bench onboards first
+    Payments,
+}
+
+/// Onboards a custom account with Stripe's test values, so destination charges can reach it.
+async fn onboard_destination(addr: &str, key: &str) -> anyhow::Result<String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let body = [
+        "type=custom",
+        "country=US",
+        "business_type=individual",
+        "capabilities[card_payments][requested]=true",
+        "capabilities[transfers][requested]=true",
+        "individual[first_name]=Bench",
+        "individual[last_name]=Seller",
+        "individual[email]=bench%40example.com",
+        "individual[phone]=0000000000",
+        "individual[dob][day]=1",
+        "individual[dob][month]=1",
+        "individual[dob][year]=1901",
+        "individual[address][line1]=address_full_match",
+        "individual[address][city]=Austin",
+        "individual[address][state]=TX",
+        "individual[address][postal_code]=78701",
+        "individual[id_number]=000000000",
+        "individual[ssn_last_4]=0000",
+        "business_profile[mcc]=5734",
+        "business_profile[url]=https%3A%2F%2Fexample.com",
+        "external_account=btok_us_verified",
+        "tos_acceptance[date]=1700000000",
+        "tos_acceptance[ip]=127.0.0.1",
+    ]
+    .join("&");
+    let request = Request::post("/v1/accounts")
+        .header("host", addr)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let account: serde_json::Value = serde_json::from_slice(&bytes)?;
+    if !status.is_success() || account["charges_enabled"] != true {
+        anyhow::bail!(
+            "could not onboard the bench's connected account ({status}): {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    Ok(account["id"].as_str().unwrap_or_default().to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,10 +107,12 @@ fn host_port(base: &str) -> anyhow::Result<String> {
     Ok(rest.trim_end_matches('/').to_string())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn client(
     addr: String,
     key: String,
     workload: Workload,
+    destination: String,
     warmup_until: Instant,
     stop_at: Instant,
     index: usize,
@@ -86,6 +143,13 @@ async fn client(
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(Full::new(Bytes::from(format!(
                     "email=bench{index}-{sequence}%40example.com&name=Bench+Client&metadata[run]=bench"
+                ))))?,
+            Workload::Payments => Request::post("/v1/payment_intents")
+                .header("host", &addr)
+                .header("authorization", &auth)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(format!(
+                    "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&application_fee_amount=123&transfer_data[destination]={destination}&metadata[order]={index}-{sequence}"
                 ))))?,
             Workload::ListCustomers => Request::get("/v1/customers?limit=10")
                 .header("host", &addr)
@@ -126,6 +190,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let measured = Duration::from_secs(args.duration_secs);
     let (latencies, errors) = runtime.block_on(async {
+        let destination = match args.workload {
+            Workload::Payments => onboard_destination(&addr, &args.api_key).await?,
+            _ => String::new(),
+        };
         let start = Instant::now();
         let warmup_until = start + Duration::from_secs(args.warmup_secs);
         let stop_at = warmup_until + measured;
@@ -135,6 +203,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 addr.clone(),
                 args.api_key.clone(),
                 args.workload,
+                destination.clone(),
                 warmup_until,
                 stop_at,
                 index,

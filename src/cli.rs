@@ -144,8 +144,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 anyhow::anyhow!("cannot listen on {}: {error}", args.addr)
             }
         })?;
-        let app = App::with_pricing(store.clone(), pricing).await?;
         let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+        let app = App::configured(store.clone(), pricing, &base).await?;
         for report in &made {
             println!("Created platform {} ({}):", report.ordinal, report.platform);
             for (label, key) in &report.keys {

@@ -4,9 +4,11 @@
 mod accounts;
 mod common;
 mod customers;
+mod disputes;
 mod money;
 mod payment_methods;
 mod payments;
+mod refunds;
 
 use std::sync::Arc;
 
@@ -19,8 +21,10 @@ use crate::wire::{ApiError, App};
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(customers::routes())
+        .merge(disputes::routes())
         .merge(payments::routes())
         .merge(money::routes())
+        .merge(refunds::routes())
         .merge(accounts::routes())
         .merge(payment_methods::routes())
         .fallback(unknown_route)

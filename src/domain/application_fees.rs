@@ -30,6 +30,18 @@ pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     Ok(fee)
 }
 
+/// A fee of the caller's platform, from either side of the charge.
+pub fn load_any(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    let (_, fee) = docs::load(
+        tx,
+        &ctx.platform_scope(),
+        APPLICATION_FEE,
+        "application fee",
+        id,
+    )?;
+    Ok(fee)
+}
+
 /// The fee as shown: its nested `refunds` list filled in.
 pub fn render(tx: &mut dyn Tx, ctx: &Ctx, mut fee: Value) -> Result<Value> {
     let id = fee["id"].as_str().unwrap_or_default().to_string();
@@ -65,6 +77,18 @@ pub fn refund(
     change: MetadataChange,
 ) -> Result<Value> {
     only_platforms(ctx)?;
+    refund_fee(tx, ctx, id, amount, change)
+}
+
+/// `refund` for a charge refund's `refund_application_fee`, which a connected account's
+/// direct-charge refund triggers too.
+pub fn refund_fee(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    id: &str,
+    amount: Option<i64>,
+    change: MetadataChange,
+) -> Result<Value> {
     let (_, mut fee): (_, Value) = docs::load_for_update(
         tx,
         &ctx.platform_scope(),

@@ -129,7 +129,7 @@ pub fn page(
         let known = tx.get(id)?.is_some_and(|doc| {
             objects.contains(&doc.object)
                 && doc.visible_to(scope)
-                && doc.parent.as_deref() == parent
+                && parent.is_none_or(|parent| doc.parent.as_deref() == Some(parent))
         });
         if !known {
             // A bad cursor is a bad parameter (400), not a missing resource at this URL.

@@ -7,6 +7,7 @@ pub mod application_fees;
 pub mod cards;
 pub mod charges;
 pub mod customers;
+pub mod disputes;
 pub mod docs;
 pub mod error;
 pub mod external_accounts;
@@ -19,6 +20,7 @@ pub mod payment_methods;
 pub mod persons;
 pub mod platforms;
 pub mod pricing;
+pub mod refunds;
 pub mod requirements;
 pub mod transfers;
 
@@ -39,6 +41,8 @@ pub struct Ctx {
     pub idempotency_key: Option<String>,
     /// The operator's prices (processing, disputes, instant payouts).
     pub pricing: std::sync::Arc<pricing::Pricing>,
+    /// Where this server is reached (`http://127.0.0.1:12111`), for links it hands out.
+    pub base_url: std::sync::Arc<str>,
 }
 
 impl Ctx {

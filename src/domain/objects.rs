@@ -8,10 +8,12 @@ pub const CAPABILITY: &str = "capability";
 pub const CARD: &str = "card";
 pub const CHARGE: &str = "charge";
 pub const CUSTOMER: &str = "customer";
+pub const DISPUTE: &str = "dispute";
 pub const FEE_REFUND: &str = "fee_refund";
 pub const PAYMENT_INTENT: &str = "payment_intent";
 pub const PAYMENT_METHOD: &str = "payment_method";
 pub const PERSON: &str = "person";
+pub const REFUND: &str = "refund";
 pub const TRANSFER: &str = "transfer";
 pub const TRANSFER_REVERSAL: &str = "transfer_reversal";
 
@@ -24,10 +26,12 @@ const ALL: &[&str] = &[
     CARD,
     CHARGE,
     CUSTOMER,
+    DISPUTE,
     FEE_REFUND,
     PAYMENT_INTENT,
     PAYMENT_METHOD,
     PERSON,
+    REFUND,
     TRANSFER,
     TRANSFER_REVERSAL,
 ];

@@ -10,7 +10,7 @@ use super::docs::{self, NewDoc};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::{check_charge_amount, Currency};
 use super::objects::{CUSTOMER, PAYMENT_INTENT};
-use super::{accounts, payment_methods, transfers, Ctx, Error, ErrorKind, Result};
+use super::{accounts, disputes, payment_methods, transfers, Ctx, Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -140,10 +140,14 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         .payment_method_types
         .clone()
         .unwrap_or_else(|| vec!["card".to_string()]);
-    let transfer_data = input
-        .transfer_destination
-        .as_ref()
-        .map(|destination| json!({"amount": input.transfer_amount, "destination": destination}));
+    let transfer_data =
+        input
+            .transfer_destination
+            .as_ref()
+            .map(|destination| match input.transfer_amount {
+                Some(amount) => json!({"amount": amount, "destination": destination}),
+                None => json!({"destination": destination}),
+            });
     let mut intent = json!({
         "id": id,
         "object": PAYMENT_INTENT,
@@ -345,7 +349,8 @@ pub fn confirm(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Resu
             "type": "redirect_to_url",
             "redirect_to_url": {
                 "return_url": if return_url.is_empty() { Value::Null } else { Value::from(return_url) },
-                "url": format!("/v1/sluice/authenticate/{id}?client_secret={}", intent["client_secret"].as_str().unwrap_or_default())
+                "url": format!("{}/v1/sluice/authenticate/{id}?client_secret={}",
+                    ctx.base_url, intent["client_secret"].as_str().unwrap_or_default())
             }
         });
         docs::save(tx, id, &intent)?;
@@ -444,6 +449,9 @@ fn authorize(
         let capture = capture_terms(tx, ctx, &intent, &charge, amount, None)?;
         charges::settle(tx, ctx, &mut charge, &capture)?;
         charges::store_new(tx, ctx, &charge)?;
+        if let Behaviour::Dispute { reason, inquiry } = payment_methods::behaviour(&pm) {
+            disputes::open(tx, ctx, &charge_id, reason, inquiry)?;
+        }
         intent["status"] = Value::from("succeeded");
         intent["amount_received"] = Value::from(amount);
     }
@@ -519,6 +527,14 @@ pub fn capture(
     let terms = capture_terms(tx, ctx, &intent, &charge, amount, application_fee_amount)?;
     charges::settle(tx, ctx, &mut charge, &terms)?;
     docs::save(tx, &charge_id, &charge)?;
+    let pm = payment_methods::load(
+        tx,
+        ctx,
+        charge["payment_method"].as_str().unwrap_or_default(),
+    )?;
+    if let Behaviour::Dispute { reason, inquiry } = payment_methods::behaviour(&pm) {
+        disputes::open(tx, ctx, &charge_id, reason, inquiry)?;
+    }
     intent["status"] = Value::from("succeeded");
     intent["amount_capturable"] = Value::from(0);
     intent["amount_received"] = Value::from(amount);
@@ -693,6 +709,11 @@ pub fn create_charge(
         charges::settle(tx, ctx, &mut charge, &terms)?;
     }
     charges::store_new(tx, ctx, &charge)?;
+    if let (true, Behaviour::Dispute { reason, inquiry }) =
+        (capture, payment_methods::behaviour(&pm))
+    {
+        disputes::open(tx, ctx, &charge_id, reason, inquiry)?;
+    }
     Ok(charge)
 }
 
@@ -743,5 +764,13 @@ pub fn capture_charge(
     )?;
     charges::settle(tx, ctx, &mut charge, &terms)?;
     docs::save(tx, id, &charge)?;
+    let pm = payment_methods::load(
+        tx,
+        ctx,
+        charge["payment_method"].as_str().unwrap_or_default(),
+    )?;
+    if let Behaviour::Dispute { reason, inquiry } = payment_methods::behaviour(&pm) {
+        disputes::open(tx, ctx, id, reason, inquiry)?;
+    }
     Ok(charge)
 }

@@ -7,7 +7,7 @@ use super::docs::{self, NewDoc};
 use super::ledger::{self, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::Currency;
-use super::objects::{CHARGE, TRANSFER, TRANSFER_REVERSAL};
+use super::objects::{CHARGE, REFUND, TRANSFER, TRANSFER_REVERSAL};
 use super::{accounts, Ctx, Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::{Scope, Tx};
@@ -357,6 +357,21 @@ pub fn reverse(
     change: MetadataChange,
 ) -> Result<Value> {
     only_platforms(ctx)?;
+    reverse_transfer(tx, ctx, id, amount, description, change, None)
+}
+
+/// `reverse`, also used by refunds with `reverse_transfer`, which name the refund as the
+/// reversal's `source_refund`.
+#[allow(clippy::too_many_arguments)]
+pub fn reverse_transfer(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    id: &str,
+    amount: Option<i64>,
+    description: Option<String>,
+    change: MetadataChange,
+    source_refund: Option<&str>,
+) -> Result<Value> {
     let (_, mut transfer): (_, Value) =
         docs::load_for_update(tx, &ctx.scope, TRANSFER, "transfer", id)?;
     let total = transfer["amount"].as_i64().unwrap_or(0);
@@ -397,7 +412,7 @@ pub fn reverse(
             description: None,
         },
     );
-    movement.account(
+    let payment_refund_txn = movement.account(
         ctx,
         Entry {
             account: &destination,
@@ -422,7 +437,7 @@ pub fn reverse(
         "description": description,
         "destination_payment_refund": payment_refund_id,
         "metadata": meta,
-        "source_refund": null,
+        "source_refund": source_refund,
         "transfer": id
     });
     let scope = ctx.platform_scope();
@@ -436,6 +451,40 @@ pub fn reverse(
             parent: Some(id),
         },
         &reversal,
+    )?;
+    // The destination sees the reversal as a refund of its payment (`pyr_`).
+    let payment_refund = json!({
+        "id": payment_refund_id,
+        "object": REFUND,
+        "amount": amount,
+        "balance_transaction": payment_refund_txn,
+        "charge": transfer["destination_payment"],
+        "created": ctx.now,
+        "currency": transfer["currency"],
+        "metadata": {},
+        "payment_intent": null,
+        "reason": null,
+        "receipt_number": null,
+        "source_transfer_reversal": reversal_id,
+        "status": "succeeded",
+        "transfer_reversal": null
+    });
+    let destination_scope = Scope {
+        platform: ctx.scope.platform.clone(),
+        account: destination.clone(),
+        livemode: ctx.scope.livemode,
+    };
+    let charge_of_refund = transfer["destination_payment"].as_str().map(str::to_string);
+    docs::insert(
+        tx,
+        ctx,
+        NewDoc {
+            id: &payment_refund_id,
+            object: REFUND,
+            scope: &destination_scope,
+            parent: charge_of_refund.as_deref(),
+        },
+        &payment_refund,
     )?;
     transfer["amount_reversed"] = Value::from(reversed + amount);
     transfer["reversed"] = Value::Bool(reversed + amount == total);

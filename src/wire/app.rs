@@ -34,6 +34,8 @@ struct KeyInfo {
 pub struct App {
     pub store: Store,
     pub pricing: Arc<crate::domain::pricing::Pricing>,
+    /// Where clients reach this server, for links in responses (3D Secure pages).
+    pub base_url: Arc<str>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
     /// Connected accounts known to exist: id -> (platform, livemode). Accounts never change
     /// platform, so only deletion has to evict.
@@ -65,16 +67,23 @@ enum Outcome {
 
 impl App {
     pub async fn new(store: Store) -> anyhow::Result<Arc<App>> {
-        Self::with_pricing(store, crate::domain::pricing::Pricing::default()).await
+        Self::configured(
+            store,
+            crate::domain::pricing::Pricing::default(),
+            "http://127.0.0.1:12111",
+        )
+        .await
     }
 
-    pub async fn with_pricing(
+    pub async fn configured(
         store: Store,
         pricing: crate::domain::pricing::Pricing,
+        base_url: &str,
     ) -> anyhow::Result<Arc<App>> {
         let app = Arc::new(App {
             store,
             pricing: Arc::new(pricing),
+            base_url: Arc::from(base_url),
             keys: RwLock::new(HashMap::new()),
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
@@ -209,6 +218,7 @@ impl App {
                     request_id: crate::ids::new_id("req"),
                     idempotency_key: None,
                     pricing,
+                    base_url: Arc::from(""),
                 };
                 tx.begin_command()?;
                 let outcome =

@@ -37,6 +37,7 @@ pub struct ApiRequest {
     pub request_id: String,
     pub api_version: String,
     pub pricing: Arc<crate::domain::pricing::Pricing>,
+    pub base_url: Arc<str>,
     /// Digest of method, path and parameters: a replayed key must carry the same request.
     pub fingerprint: Vec<u8>,
 }
@@ -59,6 +60,7 @@ impl ApiRequest {
             request_id: self.request_id.clone(),
             idempotency_key: self.idempotency_key.clone(),
             pricing: self.pricing.clone(),
+            base_url: self.base_url.clone(),
         }
     }
 }
@@ -253,6 +255,7 @@ impl FromRequest<Arc<App>> for ApiRequest {
             request_id,
             api_version,
             pricing: app.pricing.clone(),
+            base_url: app.base_url.clone(),
             fingerprint: digest.finalize().to_vec(),
         })
     }
