@@ -100,6 +100,7 @@ fn reporting_category(txn_type: &str) -> &'static str {
     match txn_type {
         "charge" | "payment" => "charge",
         "refund" | "payment_refund" => "refund",
+        "refund_failure" => "refund_failure",
         "application_fee" => "platform_earning",
         "application_fee_refund" => "platform_earning_refund",
         "transfer" => "transfer",
