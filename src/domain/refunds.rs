@@ -11,7 +11,7 @@ use super::ledger::{operator, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::proportion;
 use super::objects::{CHARGE, PAYMENT_INTENT, REFUND};
-use super::{application_fees, payment_methods, transfers, Ctx, Error, Result};
+use super::{application_fees, disputes, payment_methods, transfers, Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -60,12 +60,9 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: RefundRequest) -> Result<Valu
                 e
             }
         })?;
-    if charge["disputed"] == true {
-        return Err(Error::invalid_param(
-            "charge",
-            format!("Charge {charge_id} has been charged back; refunding it is not possible."),
-        )
-        .code("charge_disputed"));
+    // Inquiries may still be refunded; a chargeback holding the funds may not.
+    if disputes::is_disputed(&charge) {
+        return Err(disputes::charged_back(&charge_id));
     }
     if charge["captured"] != true {
         return Err(Error::invalid_param(
