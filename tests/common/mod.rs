@@ -126,6 +126,8 @@ fn with_search_path(url: &str, schema: &str) -> String {
 
 pub struct TestApp {
     router: axum::Router,
+    /// The app's store, for checks below the API (the ledger's invariants).
+    pub store: Option<Store>,
     pub kind: StoreKind,
     /// Platform 1's and platform 2's test secret keys.
     pub key: String,
@@ -145,7 +147,8 @@ impl Drop for TestApp {
         // Dropping the last handle drops the store, and a PostgreSQL client may not be dropped
         // on a runtime thread (its close blocks): let the store go on a plain thread.
         let router = std::mem::replace(&mut self.router, axum::Router::new());
-        let _ = std::thread::spawn(move || drop(router)).join();
+        let store = self.store.take();
+        let _ = std::thread::spawn(move || drop((router, store))).join();
     }
 }
 
@@ -222,9 +225,12 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
     let publishable_key = find("test publishable key");
     let platform = made[0].platform.clone();
     let platform2 = made[1].platform.clone();
-    let app = sluice::wire::App::new(store).await.expect("the app starts");
+    let app = sluice::wire::App::new(store.clone())
+        .await
+        .expect("the app starts");
     TestApp {
         router: sluice::api::router(app),
+        store: Some(store),
         kind,
         key: KEY.to_string(),
         key2: KEY2.to_string(),
