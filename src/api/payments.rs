@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::common;
 use crate::domain::objects::{CHARGE, PAYMENT_INTENT};
 use crate::domain::payment_intents::{self, IntentInput};
-use crate::domain::{charges, docs, metadata::Metadata};
+use crate::domain::{charges, docs};
 use crate::store::FieldValue;
 use crate::wire::list::{self, List};
 use crate::wire::params::{Params, Result};
@@ -346,10 +346,7 @@ async fn update_charge(
             if let Some(group) = transfer_group {
                 charge["transfer_group"] = Value::from(group);
             }
-            let mut meta: Metadata =
-                serde_json::from_value(charge["metadata"].clone()).unwrap_or_default();
-            crate::domain::metadata::apply(&mut meta, change)?;
-            charge["metadata"] = serde_json::json!(meta);
+            crate::domain::metadata::apply_to_document(&mut charge, change)?;
             docs::save(tx, &id, &charge)?;
             Ok(charge_view(charge))
         })

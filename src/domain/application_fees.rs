@@ -184,9 +184,7 @@ pub fn update_refund(
     change: MetadataChange,
 ) -> Result<Value> {
     let mut refund = load_refund(tx, ctx, fee, id)?;
-    let mut meta: Metadata = serde_json::from_value(refund["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, change)?;
-    refund["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut refund, change)?;
     docs::save(tx, id, &refund)?;
     Ok(refund)
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::docs::{self, NewDoc};
 use super::ledger::{self, operator, BalanceTransaction, Entry, FeeDetail, Movement};
-use super::metadata::{self, Metadata, MetadataChange};
+use super::metadata::{self, MetadataChange};
 use super::objects::{BALANCE_TRANSACTION, CHARGE, DISPUTE};
 use super::{Ctx, Error, ErrorKind, Result};
 use crate::ids;
@@ -318,10 +318,7 @@ pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: DisputeUpdate) -> Re
             .is_some_and(|fields| fields.values().any(|value| !value.is_null()));
         dispute["evidence_details"]["has_evidence"] = Value::Bool(has_evidence);
     }
-    let mut meta: Metadata =
-        serde_json::from_value(dispute["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, change.metadata)?;
-    dispute["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut dispute, change.metadata)?;
     if submit && !closed(&status) {
         submit_evidence(tx, ctx, &mut dispute)?;
     }

@@ -58,6 +58,18 @@ pub fn apply(current: &mut Metadata, change: MetadataChange) -> Result<()> {
     Ok(())
 }
 
+/// Applies a change to the `metadata` of a stored JSON document.
+pub fn apply_to_document(document: &mut serde_json::Value, change: MetadataChange) -> Result<()> {
+    if change == MetadataChange::Keep {
+        return Ok(());
+    }
+    let mut current: Metadata =
+        serde_json::from_value(document["metadata"].take()).unwrap_or_default();
+    let outcome = apply(&mut current, change);
+    document["metadata"] = serde_json::to_value(&current).unwrap_or_default();
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

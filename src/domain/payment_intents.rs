@@ -281,9 +281,7 @@ pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Resul
         intent["payment_method"] = method["id"].clone();
         intent["status"] = Value::from("requires_confirmation");
     }
-    let mut meta: Metadata = serde_json::from_value(intent["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, input.metadata)?;
-    intent["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut intent, input.metadata)?;
     docs::save(tx, id, &intent)?;
     Ok(public(intent))
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::cards::{self, Behaviour, Check, TestCard};
 use super::docs::{self, NewDoc, PageRequest};
-use super::metadata::{self, Metadata, MetadataChange};
+use super::metadata::{self, MetadataChange};
 use super::objects::{CUSTOMER, PAYMENT_METHOD};
 use super::{Ctx, Error, Result};
 use crate::ids;
@@ -231,9 +231,7 @@ fn apply_metadata(pm: &mut Value, change: MetadataChange) -> Result<()> {
     if change == MetadataChange::Keep {
         return Ok(());
     }
-    let mut current: Metadata = serde_json::from_value(pm["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut current, change)?;
-    pm["metadata"] = json!(current);
+    metadata::apply_to_document(pm, change)?;
     Ok(())
 }
 

@@ -247,9 +247,7 @@ pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: MetadataChange) -> Result<Value> {
     let (_, mut refund): (_, Value) = docs::load_for_update(tx, &ctx.scope, REFUND, "refund", id)?;
-    let mut meta: Metadata = serde_json::from_value(refund["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, change)?;
-    refund["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut refund, change)?;
     docs::save(tx, id, &refund)?;
     Ok(refund)
 }

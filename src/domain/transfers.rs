@@ -338,10 +338,7 @@ pub fn update(
     if let Some(description) = description {
         transfer["description"] = json!(description);
     }
-    let mut meta: Metadata =
-        serde_json::from_value(transfer["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, change)?;
-    transfer["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut transfer, change)?;
     docs::save(tx, id, &transfer)?;
     Ok(transfer)
 }
@@ -539,10 +536,7 @@ pub fn update_reversal(
     change: MetadataChange,
 ) -> Result<Value> {
     let mut reversal = load_reversal(tx, ctx, transfer, id)?;
-    let mut meta: Metadata =
-        serde_json::from_value(reversal["metadata"].clone()).unwrap_or_default();
-    metadata::apply(&mut meta, change)?;
-    reversal["metadata"] = json!(meta);
+    metadata::apply_to_document(&mut reversal, change)?;
     docs::save(tx, id, &reversal)?;
     Ok(reversal)
 }
