@@ -16,7 +16,7 @@ CREATE TABLE api_keys (
     created INTEGER NOT NULL
 );
 CREATE TABLE documents (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     object TEXT NOT NULL,
     platform TEXT NOT NULL,
     account TEXT NOT NULL,
@@ -25,17 +25,17 @@ CREATE TABLE documents (
     parent TEXT,
     deleted INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX documents_by_scope ON documents (platform, account, livemode, object, id);
 CREATE INDEX documents_by_parent ON documents (parent, object, id) WHERE parent IS NOT NULL;
 CREATE TABLE idempotency (
-    scope TEXT PRIMARY KEY,
+    scope TEXT NOT NULL UNIQUE,
     fingerprint BLOB NOT NULL,
     status INTEGER NOT NULL,
     body BLOB NOT NULL,
     request_id TEXT NOT NULL,
     created INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX idempotency_by_created ON idempotency (created);
 "#,
     r#"
