@@ -195,25 +195,39 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         intent["payment_method"] = method["id"].clone();
         intent["status"] = Value::from("requires_confirmation");
     }
-    let new = NewDoc {
-        id: &id,
-        object: PAYMENT_INTENT,
-        scope: &ctx.scope,
-        parent: input.customer.as_deref(),
-    };
-    docs::insert(tx, ctx, new, &intent)?;
+    let stored = Stored::New(input.customer.clone());
     if input.confirm {
-        return confirm(
-            tx,
-            ctx,
-            &id,
-            IntentInput {
-                return_url: input.return_url,
-                ..Default::default()
-            },
-        );
+        // Confirmed at once: the intent is written once, in its final state.
+        let input = IntentInput {
+            return_url: input.return_url,
+            ..Default::default()
+        };
+        return confirm_loaded(tx, ctx, &id, intent, input, stored);
     }
+    persist(tx, ctx, &id, &intent, &stored)?;
     Ok(public(intent))
+}
+
+/// Whether an intent is already stored (and is updated) or new (and is inserted once, when
+/// its request is done).
+enum Stored {
+    New(Option<String>),
+    Existing,
+}
+
+fn persist(tx: &mut dyn Tx, ctx: &Ctx, id: &str, intent: &Value, stored: &Stored) -> Result<()> {
+    match stored {
+        Stored::Existing => docs::save(tx, id, intent),
+        Stored::New(customer) => {
+            let new = NewDoc {
+                id,
+                object: PAYMENT_INTENT,
+                scope: &ctx.scope,
+                parent: customer.as_deref(),
+            };
+            docs::insert(tx, ctx, new, intent)
+        }
+    }
 }
 
 fn load_for_update(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
@@ -308,7 +322,18 @@ fn decline_error(
 }
 
 pub fn confirm(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Result<Value> {
-    let mut intent = load_for_update(tx, ctx, id)?;
+    let intent = load_for_update(tx, ctx, id)?;
+    confirm_loaded(tx, ctx, id, intent, input, Stored::Existing)
+}
+
+fn confirm_loaded(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    id: &str,
+    mut intent: Value,
+    input: IntentInput,
+    stored: Stored,
+) -> Result<Value> {
     let status = intent["status"].as_str().unwrap_or_default().to_string();
     if !matches!(
         status.as_str(),
@@ -329,9 +354,7 @@ pub fn confirm(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Resu
         })?;
     let mut pm = payment_methods::resolve(tx, ctx, &pm_reference)?;
     payment_methods::check_usable(&pm)?;
-    if payment_methods::run_checks(&mut pm) {
-        docs::save(tx, &id_of(&pm), &pm)?;
-    }
+    let pm_changed = payment_methods::run_checks(&mut pm);
     intent["payment_method"] = pm["id"].clone();
     if let Some(url) = input.return_url {
         intent["_sluice"]["return_url"] = Value::from(url);
@@ -351,20 +374,27 @@ pub fn confirm(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Resu
                     ctx.base_url, intent["client_secret"].as_str().unwrap_or_default())
             }
         });
-        docs::save(tx, id, &intent)?;
+        if pm_changed {
+            docs::save(tx, &id_of(&pm), &pm)?;
+        }
+        persist(tx, ctx, id, &intent, &stored)?;
         return Ok(public(intent));
     }
-    authorize(tx, ctx, id, intent, pm, behaviour)
+    authorize(tx, ctx, id, intent, pm, pm_changed, behaviour, stored)
 }
 
 /// Runs the authorisation of a confirmed intent; captures at once unless capture is manual.
+/// Writes the intent and the PaymentMethod once each.
+#[allow(clippy::too_many_arguments)]
 fn authorize(
     tx: &mut dyn Tx,
     ctx: &Ctx,
     id: &str,
     mut intent: Value,
-    pm: Value,
+    mut pm: Value,
+    pm_changed: bool,
     behaviour: Behaviour,
+    stored: Stored,
 ) -> Result<Value> {
     let mut public_pm = pm.clone();
     payment_methods::public_view(&mut public_pm);
@@ -426,7 +456,10 @@ fn authorize(
             "payment_method": public_pm,
             "type": "card_error"
         });
-        docs::save(tx, id, &intent)?;
+        if pm_changed {
+            docs::save(tx, &id_of(&pm), &pm)?;
+        }
+        persist(tx, ctx, id, &intent, &stored)?;
         return Err(decline_error(
             &intent,
             &charge_id,
@@ -436,7 +469,9 @@ fn authorize(
             message,
         ));
     }
-    payment_methods::consume(tx, &mut pm.clone())?;
+    if payment_methods::mark_consumed(&mut pm) || pm_changed {
+        docs::save(tx, &id_of(&pm), &pm)?;
+    }
     intent["last_payment_error"] = Value::Null;
     charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(ctx, &pm));
     if intent["capture_method"] == "manual" {
@@ -453,7 +488,7 @@ fn authorize(
         intent["status"] = Value::from("succeeded");
         intent["amount_received"] = Value::from(amount);
     }
-    docs::save(tx, id, &intent)?;
+    persist(tx, ctx, id, &intent, &stored)?;
     Ok(public(intent))
 }
 
@@ -601,7 +636,16 @@ pub fn authenticate(
         .to_string();
     let pm = payment_methods::resolve(tx, ctx, &pm_id)?;
     if approve {
-        return authorize(tx, ctx, id, intent, pm, Behaviour::Succeed);
+        return authorize(
+            tx,
+            ctx,
+            id,
+            intent,
+            pm,
+            false,
+            Behaviour::Succeed,
+            Stored::Existing,
+        );
     }
     let mut public_pm = pm.clone();
     payment_methods::public_view(&mut public_pm);

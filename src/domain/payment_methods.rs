@@ -528,12 +528,21 @@ pub fn check_usable(pm: &Value) -> Result<()> {
 /// Marks a PaymentMethod that is not attached to a customer as used up (after a payment
 /// without a customer, as Stripe does) and saves it. Attached ones are left as they are.
 pub fn consume(tx: &mut dyn Tx, pm: &mut Value) -> Result<()> {
-    if !pm["customer"].is_null() {
+    if !mark_consumed(pm) {
         return Ok(());
     }
-    pm[PRIVATE]["consumed"] = Value::Bool(true);
     let id = id_of(pm).to_string();
     docs::save(tx, &id, pm)
+}
+
+/// `consume` without the save, for callers that save the PaymentMethod once at the end;
+/// returns whether it changed.
+pub fn mark_consumed(pm: &mut Value) -> bool {
+    if !pm["customer"].is_null() || pm[PRIVATE]["consumed"] == true {
+        return false;
+    }
+    pm[PRIVATE]["consumed"] = Value::Bool(true);
+    true
 }
 
 // ---------------------------------------------------------------------------------------------
