@@ -222,9 +222,7 @@ async fn list_transfers(State(app): State<Arc<App>>, mut request: ApiRequest) ->
     request.finish_params()?;
     Ok(app
         .read(request, move |tx, ctx| {
-            if ctx.connected {
-                return Err(Error::new(ErrorKind::Permission, "Transfers belong to the platform: make this request without the Stripe-Account header."));
-            }
+            ctx.require_platform("Transfers")?;
             let found = docs::page(tx, &ctx.scope, &[TRANSFER], None, &page)?;
             let mut data = Vec::with_capacity(found.docs.len());
             for doc in &found.docs {
@@ -318,9 +316,7 @@ async fn list_fees(State(app): State<Arc<App>>, mut request: ApiRequest) -> Repl
     request.finish_params()?;
     Ok(app
         .read(request, move |tx, ctx| {
-            if ctx.connected {
-                return Err(Error::new(ErrorKind::Permission, "Application fees belong to the platform: make this request without the Stripe-Account header."));
-            }
+            ctx.require_platform("Application fees")?;
             let found = docs::page(tx, &ctx.scope, &[APPLICATION_FEE], None, &page)?;
             let mut data = Vec::with_capacity(found.docs.len());
             for doc in &found.docs {

@@ -808,9 +808,7 @@ pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
 pub fn render(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<Value> {
     let mut value = serde_json::to_value(account)
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("_sluice");
-    }
+    super::docs::strip_private(&mut value);
     if let Some(individual) = value.get_mut("individual") {
         persons::public_view(individual);
     }

@@ -7,19 +7,12 @@ use super::docs::{self, NewDoc};
 use super::ledger::{Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::{APPLICATION_FEE, FEE_REFUND};
-use super::{Ctx, Error, ErrorKind, Result};
+use super::{Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 
-fn only_platforms(ctx: &Ctx) -> Result<()> {
-    if ctx.connected {
-        return Err(Error::new(ErrorKind::Permission, "Application fees belong to the platform: make this request without the Stripe-Account header."));
-    }
-    Ok(())
-}
-
 pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Application fees")?;
     let (_, fee) = docs::load(
         tx,
         &ctx.platform_scope(),
@@ -76,7 +69,7 @@ pub fn refund(
     amount: Option<i64>,
     change: MetadataChange,
 ) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Application fees")?;
     refund_fee(tx, ctx, id, amount, change)
 }
 
@@ -167,7 +160,7 @@ pub fn refund_fee(
 }
 
 pub fn load_refund(tx: &mut dyn Tx, ctx: &Ctx, fee: &str, id: &str) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Application fees")?;
     let (doc, refund): (_, Value) =
         docs::load(tx, &ctx.platform_scope(), FEE_REFUND, "fee refund", id)?;
     if doc.parent.as_deref() != Some(fee) {

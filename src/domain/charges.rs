@@ -429,9 +429,7 @@ fn store_application_fee(
 
 /// Removes what only Sluice reads before a charge is shown.
 pub fn public_view(charge: &mut Value) {
-    if let Some(fields) = charge.as_object_mut() {
-        fields.remove("_sluice");
-    }
+    super::docs::strip_private(charge);
 }
 
 /// A charge of the scope `ctx` acts in.

@@ -270,9 +270,7 @@ fn set_charge_refundable(
 
 /// The dispute as shown (private parts removed).
 pub fn public(mut dispute: Value) -> Value {
-    if let Some(fields) = dispute.as_object_mut() {
-        fields.remove("_sluice");
-    }
+    super::docs::strip_private(&mut dispute);
     dispute
 }
 

@@ -161,6 +161,17 @@ pub fn page(
     Ok(Page { docs, has_more })
 }
 
+/// Where a stored document keeps what only Sluice reads (test-card behaviour, payout failure
+/// codes, verification inputs); never shown.
+pub const PRIVATE: &str = "_sluice";
+
+/// Removes the private part of a document before it is shown.
+pub fn strip_private(document: &mut serde_json::Value) {
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove(PRIVATE);
+    }
+}
+
 /// Applies a JSON patch: nested objects merge, any other value (`null` included) replaces.
 pub fn merge(target: &mut serde_json::Value, patch: serde_json::Map<String, serde_json::Value>) {
     use serde_json::Value;

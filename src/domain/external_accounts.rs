@@ -14,7 +14,7 @@ use crate::ids;
 use crate::store::Tx;
 
 pub const KINDS: &[&str] = &[BANK_ACCOUNT, CARD];
-const PRIVATE: &str = "_sluice";
+use super::docs::PRIVATE;
 
 /// What a request gives as an external account.
 #[derive(Debug, Clone)]
@@ -306,9 +306,7 @@ fn card_document(
 
 /// Removes what only Sluice reads before an external account is shown.
 pub fn public_view(external: &mut Value) {
-    if let Some(fields) = external.as_object_mut() {
-        fields.remove(PRIVATE);
-    }
+    super::docs::strip_private(external);
 }
 
 /// All live external accounts of `account`, newest first.

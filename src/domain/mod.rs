@@ -46,6 +46,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Refuses a request made in a connected account (`Stripe-Account`) for what only the
+    /// platform has (`what`: "Transfers", "Application fees").
+    pub fn require_platform(&self, what: &str) -> Result<()> {
+        if self.connected {
+            return Err(Error::new(
+                ErrorKind::Permission,
+                format!("{what} belong to the platform: make this request without the Stripe-Account header."),
+            ));
+        }
+        Ok(())
+    }
+
     /// The scope of the platform's own objects (connected accounts live there).
     pub fn platform_scope(&self) -> Scope {
         Scope {

@@ -55,9 +55,7 @@ fn unexpected_state(intent: &Value, action: &str) -> Error {
 
 /// The intent as shown (private parts removed).
 pub fn public(mut intent: Value) -> Value {
-    if let Some(fields) = intent.as_object_mut() {
-        fields.remove("_sluice");
-    }
+    super::docs::strip_private(&mut intent);
     intent
 }
 

@@ -26,7 +26,7 @@ use super::{Ctx, Error, Result};
 use crate::ids;
 use crate::store::{FieldValue, Tx};
 
-pub const PRIVATE: &str = "_sluice";
+pub use super::docs::PRIVATE;
 /// The only PaymentMethod type Sluice implements.
 pub const CARD: &str = "card";
 /// How Stripe names the object in `No such PaymentMethod: 'pm_x'`.
@@ -481,9 +481,7 @@ pub fn test_card(pm: &Value) -> Option<&'static TestCard> {
 
 /// Removes what only Sluice reads before a PaymentMethod is shown.
 pub fn public_view(pm: &mut Value) {
-    if let Some(fields) = pm.as_object_mut() {
-        fields.remove(PRIVATE);
-    }
+    super::docs::strip_private(pm);
 }
 
 /// Performs the card's pending verification checks (`unchecked` -> `pass`/`fail`/

@@ -106,9 +106,7 @@ fn take_secret(patch: &mut Map<String, Value>, key: &str) -> Result<Option<Strin
 
 /// Removes what only Sluice needs from a stored person before it is shown.
 pub fn public_view(person: &mut Value) {
-    if let Some(fields) = person.as_object_mut() {
-        fields.remove("_sluice");
-    }
+    super::docs::strip_private(person);
 }
 
 fn parent_of(account: &str) -> String {

@@ -8,7 +8,7 @@ use super::ledger::{self, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::Currency;
 use super::objects::{CHARGE, REFUND, TRANSFER, TRANSFER_REVERSAL};
-use super::{accounts, Ctx, Error, ErrorKind, Result};
+use super::{accounts, Ctx, Error, Result};
 use crate::ids;
 use crate::store::{Scope, Tx};
 
@@ -138,13 +138,6 @@ pub struct TransferRequest {
     pub transfer_group: Option<String>,
 }
 
-fn only_platforms(ctx: &Ctx) -> Result<()> {
-    if ctx.connected {
-        return Err(Error::new(ErrorKind::Permission, "Transfers are made by the platform: make this request without the Stripe-Account header."));
-    }
-    Ok(())
-}
-
 /// Checks the destination can receive transfers, as Stripe does before moving money.
 pub fn check_destination(tx: &mut dyn Tx, ctx: &Ctx, destination: &str, param: &str) -> Result<()> {
     let account = accounts::load(tx, ctx, destination).map_err(|_| {
@@ -162,7 +155,7 @@ pub fn check_destination(tx: &mut dyn Tx, ctx: &Ctx, destination: &str, param: &
 }
 
 pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: TransferRequest) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Transfers")?;
     let currency = Currency::parse(&request.currency, "currency")?;
     if request.amount < 1 {
         return Err(Error::invalid_param("amount", "Invalid positive integer")
@@ -320,7 +313,7 @@ fn transferred_from(tx: &mut dyn Tx, ctx: &Ctx, charge: &str) -> Result<i64> {
 }
 
 pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Transfers")?;
     let (_, transfer) = docs::load(tx, &ctx.scope, TRANSFER, "transfer", id)?;
     Ok(transfer)
 }
@@ -332,7 +325,7 @@ pub fn update(
     description: Option<Option<String>>,
     change: MetadataChange,
 ) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Transfers")?;
     let (_, mut transfer): (_, Value) =
         docs::load_for_update(tx, &ctx.scope, TRANSFER, "transfer", id)?;
     if let Some(description) = description {
@@ -353,7 +346,7 @@ pub fn reverse(
     description: Option<String>,
     change: MetadataChange,
 ) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Transfers")?;
     reverse_transfer(tx, ctx, id, amount, description, change, None)
 }
 
@@ -519,7 +512,7 @@ pub fn render(tx: &mut dyn Tx, ctx: &Ctx, mut transfer: Value) -> Result<Value> 
 }
 
 pub fn load_reversal(tx: &mut dyn Tx, ctx: &Ctx, transfer: &str, id: &str) -> Result<Value> {
-    only_platforms(ctx)?;
+    ctx.require_platform("Transfers")?;
     let (doc, reversal): (_, Value) =
         docs::load(tx, &ctx.scope, TRANSFER_REVERSAL, "transfer reversal", id)?;
     if doc.parent.as_deref() != Some(transfer) {

@@ -93,9 +93,7 @@ fn expand_path(
                 let mut loaded: Value = serde_json::from_str(&doc.body).map_err(|e| {
                     ApiError::internal(format!("stored object {id} is unreadable: {e}"))
                 })?;
-                if let Some(fields) = loaded.as_object_mut() {
-                    fields.remove("_sluice");
-                }
+                crate::domain::docs::strip_private(&mut loaded);
                 *slot = loaded;
             }
         }
