@@ -35,6 +35,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(128);
     // The writer re-reads hot index pages on every batch: keep them in memory (about 256 MiB).
     conn.pragma_update(None, "cache_size", -262_144)?;
+    // Every command runs in a savepoint; its statement journal spilled to a temporary file
+    // (pwrite per page) cost a fifth of the writer's time in payment profiles.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
