@@ -104,12 +104,13 @@ run_node() {
 }
 
 conformance() {
-  local store=$1 port base key1 key2 data logfile
+  local store=$1 port base key1 key2 key3 data logfile
   local -a dbargs=()
   port=$(free_port "${SLUICE_TEST_PORT:-42420}")
   base="http://127.0.0.1:$port"
   key1="sk_test_sluice1$(random_token)"
   key2="sk_test_sluice2$(random_token)"
+  key3="sk_test_sluice3$(random_token)"
   data="$WORK/data-$store"
   logfile="$LOG_DIR/server-$store.log"
   mkdir -p "$data"
@@ -120,7 +121,7 @@ conformance() {
 
   log "conformance ($store): starting sluice on $base"
   start_server "$logfile" --addr "127.0.0.1:$port" --data "$data" \
-    --secret-key "$key1" --secret-key "$key2" "${dbargs[@]}"
+    --secret-key "$key1" --secret-key "$key2" --secret-key "$key3" "${dbargs[@]}"
   if ! wait_http "$base" "$key1" "$logfile"; then
     record_step "conformance ($store): server start" FAIL 0
     stop_server
@@ -128,7 +129,7 @@ conformance() {
   fi
 
   local failed=0
-  export SLUICE_API_BASE=$base SLUICE_API_KEY=$key1 SLUICE_API_KEY_2=$key2 SLUICE_STORE=$store
+  export SLUICE_API_BASE=$base SLUICE_API_KEY=$key1 SLUICE_API_KEY_2=$key2 SLUICE_API_KEY_3=$key3 SLUICE_STORE=$store
   if [ "$PY_OK" = 1 ]; then
     run_step "conformance ($store): python (pytest)" run_pytest "$store" || failed=1
   else
@@ -139,7 +140,7 @@ conformance() {
   else
     skip_step "conformance ($store): node" "node modules missing"
   fi
-  unset SLUICE_API_BASE SLUICE_API_KEY SLUICE_API_KEY_2 SLUICE_STORE
+  unset SLUICE_API_BASE SLUICE_API_KEY SLUICE_API_KEY_2 SLUICE_API_KEY_3 SLUICE_STORE
 
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     record_step "conformance ($store): server still running after the suites" FAIL 0

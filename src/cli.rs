@@ -155,6 +155,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("Sluice is listening on {base} (store: {})", store.kind());
         println!("  Python: stripe.api_base = \"{base}\"");
         spawn_maintenance(store.clone());
+        app.spawn_scheduler();
         let router = crate::api::router(app);
         crate::wire::server::serve(listener, router, shutdown_signal()).await;
         anyhow::Ok(())

@@ -8,6 +8,7 @@ mod disputes;
 mod money;
 mod payment_methods;
 mod payments;
+mod payouts;
 mod refunds;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(refunds::routes())
         .merge(accounts::routes())
         .merge(payment_methods::routes())
+        .merge(payouts::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_route)
         .layer(axum::middleware::from_fn(crate::wire::server::access_log))

@@ -69,11 +69,12 @@ async fn balance(State(app): State<Arc<App>>, mut request: ApiRequest) -> Reply 
         .await)
 }
 
-/// A stored balance transaction with its status as of now.
-fn current(doc: &crate::store::Document, now: i64) -> crate::domain::Result<BalanceTransaction> {
+/// A stored balance transaction with its status as of now, as shown.
+fn current(doc: &crate::store::Document, now: i64) -> crate::domain::Result<Value> {
     let mut txn: BalanceTransaction = docs::from_json(doc)?;
     txn.refresh_status(now);
-    Ok(txn)
+    txn.sweep = Default::default();
+    serde_json::to_value(txn).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
 }
 
 const TXN_TYPES: &[&str] = &[
@@ -100,7 +101,15 @@ async fn list_balance_transactions(State(app): State<Arc<App>>, mut request: Api
         page.filters
             .push(("type", FieldValue::Text(kind.to_string())));
     }
-    for key in ["source", "currency", "payout"] {
+    if let Some(payout) = request
+        .params
+        .bounded_string("payout", 255)?
+        .filter(|v| !v.is_empty())
+    {
+        page.filters
+            .push(crate::domain::payouts::reconciliation_filter(payout));
+    }
+    for key in ["source", "currency"] {
         if let Some(value) = request
             .params
             .bounded_string(key, 255)?
@@ -121,12 +130,7 @@ async fn list_balance_transactions(State(app): State<Arc<App>>, mut request: Api
             let data = found
                 .docs
                 .iter()
-                .map(|doc| {
-                    current(doc, ctx.now).and_then(|txn| {
-                        serde_json::to_value(txn)
-                            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
-                    })
-                })
+                .map(|doc| current(doc, ctx.now))
                 .collect::<crate::domain::Result<Vec<Value>>>()?;
             Ok(List::new("/v1/balance_transactions", data, found.has_more))
         })

@@ -114,6 +114,7 @@ pub fn refund_fee(
             source: Some(&refund_id),
             available_on: ctx.now,
             description: None,
+            payout: None,
         },
     );
     movement.account(
@@ -126,6 +127,7 @@ pub fn refund_fee(
             source: Some(&refund_id),
             available_on: ctx.now,
             description: None,
+            payout: None,
         },
     );
     movement.commit(tx, ctx)?;

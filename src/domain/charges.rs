@@ -219,6 +219,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
             source: Some(&charge_id),
             available_on,
             description: charge["description"].as_str().map(str::to_string),
+            payout: None,
         },
     );
     charge["balance_transaction"] = Value::from(charge_txn);
@@ -235,6 +236,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
                     source: Some(&charge_id),
                     available_on,
                     description: Some(format!("Processing fee for {charge_id} on {owner}")),
+                    payout: None,
                 },
             );
         }
@@ -250,6 +252,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
                     source: Some(&fee_id),
                     available_on,
                     description: None,
+                    payout: None,
                 },
             );
             store_application_fee(
@@ -281,6 +284,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
                 source: Some(&transfer_id),
                 available_on,
                 description: None,
+                payout: None,
             },
         );
         let mut payment_fees = Vec::new();
@@ -302,6 +306,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
                 source: Some(&payment_id),
                 available_on,
                 description: None,
+                payout: None,
             },
         );
         if let Some(fee_id) = &fee_id {
@@ -315,6 +320,7 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
                     source: Some(fee_id),
                     available_on,
                     description: None,
+                    payout: None,
                 },
             );
             store_application_fee(

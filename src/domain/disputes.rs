@@ -212,6 +212,7 @@ fn withdraw(tx: &mut dyn Tx, ctx: &Ctx, dispute: &mut Value) -> Result<()> {
             source: Some(&id),
             available_on: ctx.now,
             description: Some(format!("Chargeback withdrawal for {charge_id}")),
+            payout: None,
         },
     );
     movement.operator(operator::CARD_NETWORK, amount);
@@ -242,6 +243,7 @@ fn reinstate(tx: &mut dyn Tx, ctx: &Ctx, dispute: &mut Value) -> Result<()> {
             source: Some(&id),
             available_on: ctx.now,
             description: Some(format!("Chargeback reversal for {charge_id}")),
+            payout: None,
         },
     );
     movement.operator(operator::CARD_NETWORK, -amount);

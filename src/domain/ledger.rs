@@ -21,6 +21,26 @@ pub mod operator {
     pub const PROCESSING_FEES: &str = "operator:processing_fees";
     /// Dispute fees the operator charged.
     pub const DISPUTE_FEES: &str = "operator:dispute_fees";
+    /// Payouts on their way to (or debits on their way from) external accounts.
+    pub const PAYOUTS_IN_TRANSIT: &str = "operator:payouts_in_transit";
+    /// Banks: what left through paid payouts (positive), or came in through debits (negative).
+    pub const BANKS: &str = "operator:banks";
+    /// Instant payout fees the operator earned.
+    pub const INSTANT_PAYOUT_FEES: &str = "operator:instant_payout_fees";
+    /// Connect fees (per account, per payout, on volume) platforms paid.
+    pub const CONNECT_FEES: &str = "operator:connect_fees";
+    /// Negative balances the operator covered for accounts it carries the losses of.
+    pub const LOSSES: &str = "operator:losses";
+}
+
+/// The ledger account holding a platform's reserve for one connected account's negative
+/// balance; the platform's `connect_reserved` is the sum of these.
+pub fn reserve_account(platform: &str, account: &str) -> String {
+    format!("{}{account}", reserve_prefix(platform))
+}
+
+pub fn reserve_prefix(platform: &str) -> String {
+    format!("reserve:{platform}:")
 }
 
 const DAY_SECONDS: i64 = 86_400;
@@ -81,6 +101,25 @@ pub struct BalanceTransaction {
     pub status: String,
     #[serde(rename = "type")]
     pub txn_type: String,
+    /// Which payout this transaction went out with (`?payout=` reconciliation).
+    #[serde(rename = "_sluice", default, skip_serializing_if = "Sweep::is_empty")]
+    pub sweep: Sweep,
+}
+
+/// A balance transaction's place in payouts: the payout that lists it, and whether an automatic
+/// payout has already paid it out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swept: bool,
+}
+
+impl Sweep {
+    pub fn is_empty(&self) -> bool {
+        self.payout.is_none() && !self.swept
+    }
 }
 
 impl BalanceTransaction {
@@ -107,7 +146,9 @@ fn reporting_category(txn_type: &str) -> &'static str {
         "transfer_refund" => "transfer_reversal",
         "adjustment" => "dispute",
         "payout" => "payout",
-        "payout_failure" => "payout_reversal",
+        "payout_failure" | "payout_cancel" => "payout_reversal",
+        "reserve_transaction" => "connect_reserved_funds",
+        "stripe_fee" => "fee",
         _ => "other_adjustment",
     }
 }
@@ -122,6 +163,8 @@ pub struct Entry<'a> {
     pub source: Option<&'a str>,
     pub available_on: i64,
     pub description: Option<String>,
+    /// The payout this transaction belongs to, when it is a payout's own.
+    pub payout: Option<&'a str>,
 }
 
 /// One ledger transaction being assembled; `commit` checks it balances and writes it.
@@ -160,6 +203,20 @@ impl Movement {
         });
     }
 
+    /// Moves money to or from a ledger account named at run time (a platform's reserve).
+    pub fn operator_named(&mut self, ledger_account: String, amount: i64) {
+        self.postings.push(Posting {
+            ledger_txn: self.id.clone(),
+            balance_transaction: None,
+            ledger_account,
+            livemode: self.livemode,
+            currency: self.currency.clone(),
+            amount,
+            available_on: self.created,
+            created: self.created,
+        });
+    }
+
     /// Moves money in or out of a Stripe account's balance, with the balance transaction that
     /// shows it; returns that balance transaction's id.
     pub fn account(&mut self, ctx: &Ctx, entry: Entry) -> String {
@@ -181,6 +238,10 @@ impl Movement {
             source: entry.source.map(str::to_string),
             status: String::new(),
             txn_type: entry.txn_type.into(),
+            sweep: Sweep {
+                payout: entry.payout.map(str::to_string),
+                swept: false,
+            },
         };
         txn.refresh_status(ctx.now);
         self.postings.push(Posting {
@@ -223,7 +284,17 @@ impl Movement {
             };
             docs::insert(tx, ctx, new, txn)?;
         }
-        Ok(tx.post(&self.postings)?)
+        tx.post(&self.postings)?;
+        // A debit may leave a connected account negative: the party liable covers it at once.
+        for posting in &self.postings {
+            let debited = posting.amount < 0
+                && posting.ledger_account.starts_with("acct_")
+                && posting.ledger_account != ctx.scope.platform;
+            if debited {
+                super::liability::rebalance(tx, ctx, &posting.ledger_account, &self.currency)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -299,11 +370,24 @@ pub fn balance(tx: &mut dyn Tx, ctx: &Ctx, default_currency: &str) -> Result<Val
         "pending": amounts(|t| t.pending),
     });
     if !ctx.connected {
+        let held =
+            tx.ledger_totals_with_prefix(&reserve_prefix(&ctx.scope.platform), ctx.scope.livemode)?;
         let reserved: Vec<Value> = totals
             .iter()
-            .map(|(currency, _)| serde_json::json!({"amount": 0, "currency": currency, "source_types": {"card": 0}}))
+            .map(|(currency, _)| {
+                let amount: i64 = held
+                    .iter()
+                    .filter(|total| total.currency == *currency)
+                    .map(|total| total.amount)
+                    .sum();
+                serde_json::json!({"amount": amount, "currency": currency, "source_types": {"card": amount}})
+            })
             .collect();
         balance["connect_reserved"] = Value::Array(reserved);
+    } else {
+        // Stripe shows what an account could pay out instantly; Sluice pays instant payouts
+        // from the available balance.
+        balance["instant_available"] = Value::Array(amounts(|t| t.available.max(0)));
     }
     Ok(balance)
 }

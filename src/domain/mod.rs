@@ -6,22 +6,26 @@ pub mod address;
 pub mod application_fees;
 pub mod cards;
 pub mod charges;
+pub mod clock;
 pub mod customers;
 pub mod disputes;
 pub mod docs;
 pub mod error;
 pub mod external_accounts;
 pub mod ledger;
+pub mod liability;
 pub mod metadata;
 pub mod money;
 pub mod objects;
 pub mod payment_intents;
 pub mod payment_methods;
+pub mod payouts;
 pub mod persons;
 pub mod platforms;
 pub mod pricing;
 pub mod refunds;
 pub mod requirements;
+pub mod scheduler;
 pub mod transfers;
 
 pub use error::{Error, ErrorKind, Result};
@@ -56,6 +60,23 @@ impl Ctx {
             ));
         }
         Ok(())
+    }
+
+    /// Work the platform's clock runs (payout schedules, timers), acting in `account`.
+    pub fn system(base: &Ctx, account: &str, now: i64) -> Ctx {
+        Ctx {
+            scope: Scope {
+                platform: base.scope.platform.clone(),
+                account: account.to_string(),
+                livemode: base.scope.livemode,
+            },
+            connected: account != base.scope.platform,
+            now,
+            request_id: String::new(),
+            idempotency_key: None,
+            pricing: base.pricing.clone(),
+            base_url: base.base_url.clone(),
+        }
     }
 
     /// The scope of the platform's own objects (connected accounts live there).

@@ -12,10 +12,14 @@ pub const DISPUTE: &str = "dispute";
 pub const FEE_REFUND: &str = "fee_refund";
 pub const PAYMENT_INTENT: &str = "payment_intent";
 pub const PAYMENT_METHOD: &str = "payment_method";
+pub const PAYOUT: &str = "payout";
 pub const PERSON: &str = "person";
 pub const REFUND: &str = "refund";
 pub const TRANSFER: &str = "transfer";
 pub const TRANSFER_REVERSAL: &str = "transfer_reversal";
+/// Sluice's own records, never shown: a platform's test clock, an account's payout sweep.
+pub const CLOCK: &str = "sluice_clock";
+pub const SWEEP_CURSOR: &str = "sluice_sweep_cursor";
 
 const ALL: &[&str] = &[
     ACCOUNT,
@@ -30,10 +34,13 @@ const ALL: &[&str] = &[
     FEE_REFUND,
     PAYMENT_INTENT,
     PAYMENT_METHOD,
+    PAYOUT,
     PERSON,
     REFUND,
     TRANSFER,
     TRANSFER_REVERSAL,
+    CLOCK,
+    SWEEP_CURSOR,
 ];
 
 /// The static name for a stored `object` column, so documents carry no per-row allocation for it.

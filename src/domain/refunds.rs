@@ -120,6 +120,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: RefundRequest) -> Result<Valu
                 .reason
                 .as_ref()
                 .map(|reason| format!("REFUND FOR CHARGE ({reason})")),
+            payout: None,
         },
     );
     // A card whose refunds fail: the refund is answered as succeeded, then fails, and the
@@ -136,6 +137,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: RefundRequest) -> Result<Valu
                 source: Some(&refund_id),
                 available_on: ctx.now,
                 description: Some("REFUND FAILURE".into()),
+                payout: None,
             },
         )
     });

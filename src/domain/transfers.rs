@@ -233,6 +233,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: TransferRequest) -> Result<Va
             source: Some(&transfer_id),
             available_on,
             description: request.description.clone(),
+            payout: None,
         },
     );
     let payment_txn = movement.account(
@@ -245,6 +246,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: TransferRequest) -> Result<Va
             source: Some(&payment_id),
             available_on,
             description: None,
+            payout: None,
         },
     );
     movement.commit(tx, ctx)?;
@@ -400,6 +402,7 @@ pub fn reverse_transfer(
             source: Some(&reversal_id),
             available_on: ctx.now,
             description: None,
+            payout: None,
         },
     );
     let payment_refund_txn = movement.account(
@@ -412,6 +415,7 @@ pub fn reverse_transfer(
             source: Some(&payment_refund_id),
             available_on: ctx.now,
             description: None,
+            payout: None,
         },
     );
     movement.commit(tx, ctx)?;

@@ -62,6 +62,17 @@ CREATE TABLE ledger_balances (
     PRIMARY KEY (ledger_account, livemode, currency, available_on, shard)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL
+);
+CREATE INDEX timers_by_due ON timers (platform, livemode, due_at, id);
+"#,
 ];
 
 pub const POSTGRES: &[&str] = &[
@@ -124,5 +135,16 @@ CREATE TABLE ledger_balances (
     amount BIGINT NOT NULL,
     PRIMARY KEY (ledger_account, livemode, currency, available_on, shard)
 );
+"#,
+    r#"
+CREATE TABLE timers (
+    id BIGSERIAL PRIMARY KEY,
+    platform TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    due_at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX timers_by_due ON timers (platform, livemode, due_at, id);
 "#,
 ];

@@ -174,6 +174,27 @@ pub struct BalanceSlice {
     pub amount: i64,
 }
 
+/// Work that falls due at a moment of a platform's clock (a payout reaching the bank).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub id: i64,
+    pub platform: String,
+    pub livemode: bool,
+    pub due_at: i64,
+    /// What to do (`payout.in_transit`, `payout.settle`), read by the scheduler.
+    pub kind: String,
+    /// The object it concerns.
+    pub target: String,
+}
+
+/// A ledger account's total in one currency, over all availability dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTotal {
+    pub ledger_account: String,
+    pub currency: String,
+    pub amount: i64,
+}
+
 /// Everything a command may do inside its transaction.
 pub trait Tx {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>>;
@@ -207,6 +228,24 @@ pub trait Tx {
     fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()>;
     /// Checks every ledger invariant; returns one line per violation.
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>>;
+    /// Non-zero totals of the ledger accounts whose name starts with `prefix`.
+    fn ledger_totals_with_prefix(
+        &mut self,
+        prefix: &str,
+        livemode: bool,
+    ) -> StoreResult<Vec<LedgerTotal>>;
+
+    /// Schedules work (`timer.id` is ignored: the store numbers timers).
+    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()>;
+    /// A platform's timers due at or before `up_to`, oldest first.
+    fn timers_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Timer>>;
+    fn timer_remove(&mut self, id: i64) -> StoreResult<()>;
 
     /// Opens a nested savepoint around one command, so its changes can be undone while the
     /// record of its answer (idempotency) still commits.

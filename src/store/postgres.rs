@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, Document, FieldValue,
-    IdempotencyRecord, KeyKind, ListQuery, Posting, StoreError, StoreResult, Tx, WriteJob,
+    IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, Posting, StoreError, StoreResult, Timer,
+    Tx, WriteJob,
 };
 
 const WRITERS: usize = 4;
@@ -348,6 +349,18 @@ impl Tx for FailingTx {
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
         closed()
     }
+    fn ledger_totals_with_prefix(&mut self, _: &str, _: bool) -> StoreResult<Vec<LedgerTotal>> {
+        closed()
+    }
+    fn timer_add(&mut self, _: &Timer) -> StoreResult<()> {
+        closed()
+    }
+    fn timers_due(&mut self, _: &str, _: bool, _: i64, _: usize) -> StoreResult<Vec<Timer>> {
+        closed()
+    }
+    fn timer_remove(&mut self, _: i64) -> StoreResult<()> {
+        closed()
+    }
 }
 
 struct PgTx<'a, 'b> {
@@ -644,6 +657,80 @@ impl Tx for PgTx<'_, '_> {
                 amount: row.get(2),
             })
             .collect())
+    }
+
+    fn ledger_totals_with_prefix(
+        &mut self,
+        prefix: &str,
+        livemode: bool,
+    ) -> StoreResult<Vec<LedgerTotal>> {
+        let statement = self.statement(
+            "SELECT ledger_account, currency, SUM(amount)::bigint FROM ledger_balances
+             WHERE ledger_account >= $1 AND ledger_account < $1 || chr(1114111) AND livemode = $2
+             GROUP BY ledger_account, currency HAVING SUM(amount) <> 0
+             ORDER BY ledger_account, currency",
+        )?;
+        let rows = self.tx.query(&statement, &[&prefix, &livemode])?;
+        Ok(rows
+            .iter()
+            .map(|row| LedgerTotal {
+                ledger_account: row.get(0),
+                currency: row.get(1),
+                amount: row.get(2),
+            })
+            .collect())
+    }
+
+    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
+        let statement = self.statement(
+            "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES ($1, $2, $3, $4, $5)",
+        )?;
+        self.tx.execute(
+            &statement,
+            &[
+                &timer.platform,
+                &timer.livemode,
+                &timer.due_at,
+                &timer.kind,
+                &timer.target,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn timers_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Timer>> {
+        let statement = self.statement(
+            "SELECT id, platform, livemode, due_at, kind, target FROM timers
+             WHERE platform = $1 AND livemode = $2 AND due_at <= $3
+             ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
+        )?;
+        let limit = limit as i64;
+        let rows = self
+            .tx
+            .query(&statement, &[&platform, &livemode, &up_to, &limit])?;
+        Ok(rows
+            .iter()
+            .map(|row| Timer {
+                id: row.get(0),
+                platform: row.get(1),
+                livemode: row.get(2),
+                due_at: row.get(3),
+                kind: row.get(4),
+                target: row.get(5),
+            })
+            .collect())
+    }
+
+    fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
+        let statement = self.statement("DELETE FROM timers WHERE id = $1")?;
+        self.tx.execute(&statement, &[&id])?;
+        Ok(())
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, Document, FieldValue, IdempotencyRecord,
-    KeyKind, ListQuery, Posting, StoreError, StoreResult, Tx, WriteJob,
+    KeyKind, LedgerTotal, ListQuery, Posting, StoreError, StoreResult, Timer, Tx, WriteJob,
 };
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
@@ -395,6 +395,74 @@ impl Tx for SqliteTx<'_> {
             record.request_id,
             record.created
         ])?;
+        Ok(())
+    }
+
+    fn ledger_totals_with_prefix(
+        &mut self,
+        prefix: &str,
+        livemode: bool,
+    ) -> StoreResult<Vec<LedgerTotal>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT ledger_account, currency, SUM(amount) FROM ledger_balances
+             WHERE ledger_account >= ?1 AND ledger_account < ?1 || char(1114111) AND livemode = ?2
+             GROUP BY ledger_account, currency HAVING SUM(amount) <> 0
+             ORDER BY ledger_account, currency",
+        )?;
+        let rows = statement.query_map(params![prefix, livemode], |row| {
+            Ok(LedgerTotal {
+                ledger_account: row.get(0)?,
+                currency: row.get(1)?,
+                amount: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        statement.execute(params![
+            timer.platform,
+            timer.livemode,
+            timer.due_at,
+            timer.kind,
+            timer.target
+        ])?;
+        Ok(())
+    }
+
+    fn timers_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Timer>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, platform, livemode, due_at, kind, target FROM timers
+             WHERE platform = ?1 AND livemode = ?2 AND due_at <= ?3 ORDER BY due_at, id LIMIT ?4",
+        )?;
+        let rows =
+            statement.query_map(params![platform, livemode, up_to, limit as i64], |row| {
+                Ok(Timer {
+                    id: row.get(0)?,
+                    platform: row.get(1)?,
+                    livemode: row.get(2)?,
+                    due_at: row.get(3)?,
+                    kind: row.get(4)?,
+                    target: row.get(5)?,
+                })
+            })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
+        let mut statement = self
+            .conn
+            .prepare_cached("DELETE FROM timers WHERE id = ?1")?;
+        statement.execute([id])?;
         Ok(())
     }
 

@@ -41,6 +41,8 @@ pub struct App {
     /// platform, so only deletion has to evict.
     connected: RwLock<HashMap<String, (String, bool)>>,
     in_flight: Mutex<HashSet<String>>,
+    /// Each platform's test clock: seconds ahead of wall time (the store keeps them too).
+    clock_offsets: RwLock<HashMap<String, i64>>,
 }
 
 /// Removes an idempotency key from the in-flight set when its request ends, however it ends.
@@ -87,9 +89,48 @@ impl App {
             keys: RwLock::new(HashMap::new()),
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
+            clock_offsets: RwLock::new(HashMap::new()),
         });
         app.reload_keys().await?;
+        app.load_clocks().await?;
         Ok(app)
+    }
+
+    /// How far a platform's clock is ahead of wall time (always 0 in live mode).
+    pub fn clock_offset(&self, platform: &str, livemode: bool) -> i64 {
+        if livemode {
+            return 0;
+        }
+        self.clock_offsets
+            .read()
+            .ok()
+            .and_then(|offsets| offsets.get(platform).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn set_clock_offset(&self, platform: &str, offset_seconds: i64) {
+        if let Ok(mut offsets) = self.clock_offsets.write() {
+            offsets.insert(platform.to_string(), offset_seconds);
+        }
+    }
+
+    async fn load_clocks(&self) -> anyhow::Result<()> {
+        let offsets = self
+            .store
+            .read(|tx: &mut dyn Tx| -> domain::Result<Vec<(String, i64)>> {
+                let mut offsets = Vec::new();
+                for platform in tx.platforms()? {
+                    let state = domain::clock::load(tx, &platform, false, false)?;
+                    offsets.push((platform, state.offset_seconds));
+                }
+                Ok(offsets)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the test clocks: {}", e.message))?;
+        for (platform, offset) in offsets {
+            self.set_clock_offset(&platform, offset);
+        }
+        Ok(())
     }
 
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
@@ -200,6 +241,11 @@ impl App {
     ) -> Result<Option<String>, ApiError> {
         let (id, secret) = (id.to_string(), secret.to_string());
         let pricing = self.pricing.clone();
+        let offsets = self
+            .clock_offsets
+            .read()
+            .map(|offsets| offsets.clone())
+            .unwrap_or_default();
         self.store
             .write(move |tx: &mut dyn Tx| -> Result<Option<String>, ApiError> {
                 let doc = tx
@@ -214,7 +260,12 @@ impl App {
                         livemode: doc.livemode,
                     },
                     connected: doc.account != doc.platform,
-                    now: domain::unix_now(),
+                    now: domain::unix_now()
+                        + if doc.livemode {
+                            0
+                        } else {
+                            offsets.get(&doc.platform).copied().unwrap_or(0)
+                        },
                     request_id: crate::ids::new_id("req"),
                     idempotency_key: None,
                     pricing,

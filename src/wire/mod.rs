@@ -2,6 +2,7 @@
 //! parameters, idempotency, errors, lists, `expand`), between axum and the domain.
 
 pub mod app;
+pub mod clock;
 pub mod error;
 pub mod expand;
 pub mod expandable;

@@ -38,6 +38,8 @@ pub struct ApiRequest {
     pub api_version: String,
     pub pricing: Arc<crate::domain::pricing::Pricing>,
     pub base_url: Arc<str>,
+    /// The platform's test clock, seconds ahead of wall time.
+    pub clock_offset: i64,
     /// Digest of method, path and parameters: a replayed key must carry the same request.
     pub fingerprint: Vec<u8>,
 }
@@ -56,7 +58,7 @@ impl ApiRequest {
                 livemode: self.caller.livemode,
             },
             connected: self.caller.account != self.caller.platform,
-            now: unix_now(),
+            now: unix_now() + self.clock_offset,
             request_id: self.request_id.clone(),
             idempotency_key: self.idempotency_key.clone(),
             pricing: self.pricing.clone(),
@@ -247,7 +249,9 @@ impl FromRequest<Arc<App>> for ApiRequest {
         digest.update(b"\n");
         digest.update(&body);
 
+        let clock_offset = app.clock_offset(&caller.platform, caller.livemode);
         Ok(ApiRequest {
+            clock_offset,
             caller,
             params,
             expand,

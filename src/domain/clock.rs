@@ -1,0 +1,118 @@
+//! Each platform's clock. In test mode it starts at wall time and only moves forward: the
+//! platform's time is wall time plus an offset that `advance` grows. Live mode runs on wall time.
+//! The same record keeps how far the platform's scheduled work has run (`processed_through`).
+
+use serde::{Deserialize, Serialize};
+
+use super::docs::{self, NewDoc};
+use super::objects::CLOCK;
+use super::{accounts, Ctx, Error, ErrorKind, Result};
+use crate::store::{Scope, Tx};
+
+/// The most one advance may move the clock (about thirteen months): bounds the work it runs.
+pub const MAX_ADVANCE_SECONDS: i64 = 400 * 86_400;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockState {
+    pub id: String,
+    pub object: String,
+    pub livemode: bool,
+    /// Seconds the test clock is ahead of wall time.
+    pub offset_seconds: i64,
+    /// Scheduled work (timers, payout days) has run up to this moment.
+    pub processed_through: Option<i64>,
+}
+
+pub fn doc_id(platform: &str, livemode: bool) -> String {
+    format!("clk_{platform}_{}", if livemode { "live" } else { "test" })
+}
+
+/// The stored clock, or a fresh one (offset 0, nothing run yet).
+pub fn load(tx: &mut dyn Tx, platform: &str, livemode: bool, lock: bool) -> Result<ClockState> {
+    let id = doc_id(platform, livemode);
+    let doc = if lock {
+        tx.get_for_update(&id)?
+    } else {
+        tx.get(&id)?
+    };
+    match doc {
+        Some(doc) => docs::from_json(&doc),
+        None => Ok(ClockState {
+            id,
+            object: CLOCK.into(),
+            livemode,
+            offset_seconds: 0,
+            processed_through: None,
+        }),
+    }
+}
+
+pub fn save(tx: &mut dyn Tx, ctx: &Ctx, platform: &str, state: &ClockState) -> Result<()> {
+    if tx.get(&state.id)?.is_some() {
+        return docs::save(tx, &state.id, state);
+    }
+    let scope = Scope {
+        platform: platform.to_string(),
+        account: accounts::OPERATOR.to_string(),
+        livemode: state.livemode,
+    };
+    docs::insert(
+        tx,
+        ctx,
+        NewDoc {
+            id: &state.id,
+            object: CLOCK,
+            scope: &scope,
+            parent: None,
+        },
+        state,
+    )
+}
+
+pub enum Advance {
+    By(i64),
+    To(i64),
+}
+
+/// Moves the platform's test clock forward; returns its new time. `wall_now` is wall time: the
+/// clock's current time is recomputed from the stored offset, so concurrent advances add up.
+pub fn advance(tx: &mut dyn Tx, ctx: &Ctx, wall_now: i64, advance: Advance) -> Result<i64> {
+    ctx.require_platform("The test clock")?;
+    if ctx.scope.livemode {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "The test clock exists only in test mode: live mode runs on wall time.",
+        ));
+    }
+    let platform = ctx.scope.platform.clone();
+    let mut state = load(tx, &platform, false, true)?;
+    let now = wall_now + state.offset_seconds;
+    let target =
+        match advance {
+            Advance::By(seconds) if seconds < 1 => {
+                return Err(Error::invalid_param(
+                    "seconds",
+                    "The clock only moves forward: `seconds` must be a positive integer.",
+                ))
+            }
+            Advance::By(seconds) => now.saturating_add(seconds),
+            Advance::To(to) if to < now => return Err(Error::invalid_param(
+                "to",
+                format!(
+                    "The clock only moves forward: `to` ({to}) is before its current time ({now})."
+                ),
+            )),
+            Advance::To(to) => to,
+        };
+    if target - now > MAX_ADVANCE_SECONDS {
+        return Err(Error::invalid_param(
+            "seconds",
+            format!(
+                "One advance may move the clock at most {MAX_ADVANCE_SECONDS} seconds (400 days); advance in several steps."
+            ),
+        ));
+    }
+    state.offset_seconds += target - now;
+    save(tx, ctx, &platform, &state)?;
+    Ok(target)
+}

@@ -1,0 +1,750 @@
+//! Payouts: money from an account's balance to its external account (bank account or debit
+//! card) on the simulated bank, made by hand (`POST /v1/payouts`) or by the account's payout
+//! schedule (see `scheduler`).
+//!
+//! Money: creating a payout takes it from the balance at once into
+//! `operator:payouts_in_transit`; at `arrival_date` the bank either accepts it (to
+//! `operator:banks`, `paid`) or rejects it (`failed`: the funds come back with a
+//! `payout_failure` balance transaction). A canceled payout comes back with `payout_cancel`.
+//! A debit of a negative balance (`settings.payouts.debit_negative_balances`) is a payout with a
+//! negative amount: the same path, money flowing the other way.
+//!
+//! Lifecycle timers: `pending` until an hour after creation (never later than arrival), then
+//! `in_transit`, then `paid` or `failed` at `arrival_date`. Standard payouts arrive at the next
+//! midnight UTC; instant ones at once.
+
+use serde_json::{json, Value};
+
+use super::accounts::{self, Account};
+use super::docs::{self, NewDoc};
+use super::ledger::{self, operator, BalanceTransaction, Entry, FeeDetail, Movement};
+use super::metadata::{self, Metadata, MetadataChange};
+use super::money::{percent_of, Currency};
+use super::objects::{BALANCE_TRANSACTION, PAYOUT};
+use super::{external_accounts, Ctx, Error, ErrorKind, Result};
+use crate::ids;
+use crate::store::{Cursor, FieldValue, ListQuery, Scope, Timer, Tx};
+
+const DAY_SECONDS: i64 = 86_400;
+/// How long a standard payout waits before the bank takes it (`pending` -> `in_transit`).
+const SUBMIT_DELAY_SECONDS: i64 = 3_600;
+pub const TIMER_IN_TRANSIT: &str = "payout.in_transit";
+pub const TIMER_SETTLE: &str = "payout.settle";
+/// Balance transactions read per page while sweeping an account.
+const SWEEP_PAGE: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Standard,
+    Instant,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Standard => "standard",
+            Method::Instant => "instant",
+        }
+    }
+}
+
+pub struct PayoutRequest {
+    pub amount: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub destination: Option<String>,
+    pub metadata: MetadataChange,
+    pub method: Method,
+    pub statement_descriptor: Option<String>,
+}
+
+/// What the scheduler needs to know of an account to pay it out.
+pub struct Profile {
+    pub account: Account,
+}
+
+fn payout_failure_message(code: &str) -> &'static str {
+    match code {
+        "no_account" => "The bank account details on file are probably incorrect. No bank account could be located with those details.",
+        "account_closed" => "The bank account has been closed.",
+        "insufficient_funds" => "Your Stripe account has insufficient funds to cover the payout.",
+        "debit_not_authorized" => "Debit transactions are not approved on the bank account.",
+        "invalid_currency" => "The bank was unable to process this payout because of its currency.",
+        _ => "The payout could not be completed by the bank.",
+    }
+}
+
+fn next_midnight(now: i64) -> i64 {
+    (now.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS
+}
+
+/// The account acting (`ctx.scope.account`): the platform's own or a connected one.
+fn acting_account(tx: &mut dyn Tx, ctx: &Ctx) -> Result<Account> {
+    if ctx.connected {
+        accounts::load(tx, ctx, &ctx.scope.account)
+    } else {
+        accounts::platform(tx, ctx)
+    }
+}
+
+/// The external account a payout in `currency` goes to: the named one, or the default.
+fn destination_for(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &str,
+    currency: &str,
+    named: Option<&str>,
+) -> Result<Option<Value>> {
+    let externals = external_accounts::all(tx, ctx, account)?;
+    match named {
+        Some(id) => {
+            let Some(found) = externals.into_iter().find(|external| external["id"] == id) else {
+                return Err(Error::invalid_param(
+                    "destination",
+                    format!("No such external account: '{id}'"),
+                )
+                .code("resource_missing"));
+            };
+            if found["currency"] != currency {
+                return Err(Error::invalid_param(
+                    "destination",
+                    format!(
+                        "The currency of the payout ({currency}) does not match the currency of the external account ({}).",
+                        found["currency"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            Ok(Some(found))
+        }
+        None => Ok(externals.into_iter().find(|external| {
+            external["currency"] == currency && external["default_for_currency"] == true
+        })),
+    }
+}
+
+/// The operator's instant payout fee for `amount`.
+pub fn instant_fee(ctx: &Ctx, amount: i64) -> i64 {
+    percent_of(amount, ctx.pricing.instant_payout_rate_ppm).max(ctx.pricing.instant_payout_minimum)
+}
+
+struct NewPayout<'a> {
+    account: &'a str,
+    amount: i64,
+    currency: &'a str,
+    destination: &'a Value,
+    method: Method,
+    automatic: bool,
+    description: Option<String>,
+    statement_descriptor: Option<String>,
+    metadata: Metadata,
+}
+
+/// Writes a payout, takes its money from the balance, and sets its lifecycle timers.
+fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout) -> Result<Value> {
+    let id = ids::new_id("po");
+    let fee = match new.method {
+        Method::Instant => instant_fee(ctx, new.amount),
+        Method::Standard => 0,
+    };
+    let mut movement = Movement::new(ctx, new.currency);
+    let fee_details = if fee > 0 {
+        vec![FeeDetail {
+            amount: fee,
+            application: None,
+            currency: new.currency.to_string(),
+            description: "Instant payout fee".into(),
+            fee_type: "stripe_fee".into(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let balance_transaction = movement.account(
+        ctx,
+        Entry {
+            account: new.account,
+            txn_type: "payout",
+            amount: -new.amount,
+            fee_details,
+            source: Some(&id),
+            available_on: ctx.now,
+            description: new.description.clone(),
+            payout: Some(&id),
+        },
+    );
+    movement.operator(operator::PAYOUTS_IN_TRANSIT, new.amount);
+    if fee > 0 {
+        movement.operator(operator::INSTANT_PAYOUT_FEES, fee);
+    }
+    movement.commit(tx, ctx)?;
+    let arrival_date = match new.method {
+        Method::Instant => ctx.now,
+        Method::Standard => next_midnight(ctx.now),
+    };
+    let destination_type = if new.destination["object"] == "card" {
+        "card"
+    } else {
+        "bank_account"
+    };
+    let payout = json!({
+        "id": id,
+        "object": PAYOUT,
+        "amount": new.amount,
+        "application_fee": null,
+        "application_fee_amount": null,
+        "arrival_date": arrival_date,
+        "automatic": new.automatic,
+        "balance_transaction": balance_transaction,
+        "created": ctx.now,
+        "currency": new.currency,
+        "description": new.description,
+        "destination": new.destination["id"],
+        "failure_balance_transaction": null,
+        "failure_code": null,
+        "failure_message": null,
+        "livemode": ctx.scope.livemode,
+        "metadata": new.metadata,
+        "method": new.method.as_str(),
+        "original_payout": null,
+        "reconciliation_status": if new.automatic { "in_progress" } else { "not_applicable" },
+        "reversed_by": null,
+        "source_type": "card",
+        "statement_descriptor": new.statement_descriptor,
+        "status": "pending",
+        "type": destination_type,
+        "_sluice": {
+            "payout_failure": new.destination["_sluice"]["payout_failure"],
+        }
+    });
+    let scope = Scope {
+        platform: ctx.scope.platform.clone(),
+        account: new.account.to_string(),
+        livemode: ctx.scope.livemode,
+    };
+    docs::insert(
+        tx,
+        ctx,
+        NewDoc {
+            id: &id,
+            object: PAYOUT,
+            scope: &scope,
+            parent: None,
+        },
+        &payout,
+    )?;
+    let timer = |kind: &str, due_at: i64| Timer {
+        id: 0,
+        platform: ctx.scope.platform.clone(),
+        livemode: ctx.scope.livemode,
+        due_at,
+        kind: kind.to_string(),
+        target: id.clone(),
+    };
+    if new.method == Method::Standard {
+        tx.timer_add(&timer(
+            TIMER_IN_TRANSIT,
+            (ctx.now + SUBMIT_DELAY_SECONDS).min(arrival_date),
+        ))?;
+    }
+    tx.timer_add(&timer(TIMER_SETTLE, arrival_date))?;
+    Ok(payout)
+}
+
+/// `POST /v1/payouts`.
+pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: PayoutRequest) -> Result<Value> {
+    let currency = Currency::parse(&request.currency, "currency")?;
+    if request.amount < 1 {
+        return Err(Error::invalid_param("amount", "Invalid positive integer")
+            .code("parameter_invalid_integer"));
+    }
+    let account = acting_account(tx, ctx)?;
+    if !account.payouts_enabled {
+        return Err(Error::invalid(
+            "Payouts are not enabled on this account: it must finish onboarding (see `requirements`) before it can be paid out.",
+        )
+        .code("payouts_not_allowed"));
+    }
+    let interval = account.settings["payouts"]["schedule"]["interval"]
+        .as_str()
+        .unwrap_or("manual");
+    if ctx.connected && request.method == Method::Standard && interval != "manual" {
+        return Err(Error::invalid(format!(
+            "This account is paid out automatically (settings[payouts][schedule][interval] is {interval}): set the interval to manual to create payouts yourself, or use method=instant."
+        ))
+        .code("payouts_not_allowed"));
+    }
+    let Some(destination) = destination_for(
+        tx,
+        ctx,
+        &account.id,
+        currency.as_str(),
+        request.destination.as_deref(),
+    )?
+    else {
+        return Err(Error::invalid_param(
+            "currency",
+            format!(
+                "This account has no external account in {} to pay out to. Add one (default_for_currency) or pass `destination`.",
+                currency.as_str()
+            ),
+        ));
+    };
+    if request.method == Method::Instant {
+        let instant_capable = destination["available_payout_methods"]
+            .as_array()
+            .is_some_and(|methods| methods.iter().any(|m| m == "instant"));
+        if !instant_capable {
+            return Err(Error::invalid_param(
+                "method",
+                "Instant payouts go to debit cards: this destination does not support them.",
+            )
+            .code("instant_payouts_unsupported"));
+        }
+    }
+    tx.lock_ledger_account(&account.id, currency.as_str())?;
+    let available = ledger::available(
+        tx,
+        &account.id,
+        ctx.scope.livemode,
+        currency.as_str(),
+        ctx.now,
+    )?;
+    let fee = match request.method {
+        Method::Instant => instant_fee(ctx, request.amount),
+        Method::Standard => 0,
+    };
+    if request.amount + fee > available {
+        return Err(Error::invalid_param(
+            "amount",
+            format!(
+                "You have insufficient funds in your Stripe account for this payout: {} {} available{}. In test mode, add funds to the available balance with a charge using the 4000000000000077 test card.",
+                available,
+                currency.as_str(),
+                if fee > 0 { format!(", and the instant payout fee is {fee}") } else { String::new() }
+            ),
+        )
+        .code("balance_insufficient"));
+    }
+    let mut meta = Metadata::new();
+    metadata::apply(&mut meta, request.metadata)?;
+    open(
+        tx,
+        ctx,
+        NewPayout {
+            account: &account.id,
+            amount: request.amount,
+            currency: currency.as_str(),
+            destination: &destination,
+            method: request.method,
+            automatic: false,
+            description: request.description,
+            statement_descriptor: request.statement_descriptor,
+            metadata: meta,
+        },
+    )
+}
+
+fn load_doc(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    let (_, payout) = docs::load(tx, &ctx.scope, PAYOUT, "payout", id)?;
+    Ok(payout)
+}
+
+/// Removes what only Sluice reads before a payout is shown.
+pub fn public_view(mut payout: Value) -> Value {
+    docs::strip_private(&mut payout);
+    payout
+}
+
+pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    load_doc(tx, ctx, id).map(public_view)
+}
+
+pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: MetadataChange) -> Result<Value> {
+    let (_, mut payout): (_, Value) = docs::load_for_update(tx, &ctx.scope, PAYOUT, "payout", id)?;
+    metadata::apply_to_document(&mut payout, change)?;
+    docs::save(tx, id, &payout)?;
+    Ok(public_view(payout))
+}
+
+/// Returns a payout's money to the balance it left (`payout_cancel`, `payout_failure`).
+fn return_funds(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    payout: &Value,
+    txn_type: &'static str,
+) -> Result<String> {
+    let id = payout["id"].as_str().unwrap_or_default();
+    let amount = payout["amount"].as_i64().unwrap_or(0);
+    let currency = payout["currency"].as_str().unwrap_or_default();
+    let account = owner(tx, id)?;
+    let mut movement = Movement::new(ctx, currency);
+    movement.operator(operator::PAYOUTS_IN_TRANSIT, -amount);
+    let txn = movement.account(
+        ctx,
+        Entry {
+            account: &account,
+            txn_type,
+            amount,
+            fee_details: Vec::new(),
+            source: Some(id),
+            available_on: ctx.now,
+            description: None,
+            payout: Some(id),
+        },
+    );
+    movement.commit(tx, ctx)?;
+    Ok(txn)
+}
+
+fn owner(tx: &mut dyn Tx, payout: &str) -> Result<String> {
+    match tx.get(payout)? {
+        Some(doc) => Ok(doc.account),
+        None => Err(Error::no_such("payout", payout)),
+    }
+}
+
+/// `POST /v1/payouts/{id}/cancel`: only a payout the bank has not taken yet.
+pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    let (_, mut payout): (_, Value) = docs::load_for_update(tx, &ctx.scope, PAYOUT, "payout", id)?;
+    if payout["status"] != "pending" || payout["method"] == "instant" {
+        return Err(Error::invalid(format!(
+            "Payout {id} cannot be canceled: only pending standard payouts can be canceled, and this one is {}.",
+            payout["status"].as_str().unwrap_or_default()
+        ))
+        .code("payout_not_cancelable"));
+    }
+    let txn = return_funds(tx, ctx, &payout, "payout_cancel")?;
+    payout["status"] = json!("canceled");
+    payout["reversed_by"] = Value::Null;
+    payout["failure_balance_transaction"] = json!(txn);
+    docs::save(tx, id, &payout)?;
+    Ok(public_view(payout))
+}
+
+/// Runs one lifecycle timer of a payout; a payout that moved on (canceled) ignores it.
+pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
+    let Some(doc) = tx.get_for_update(&timer.target)? else {
+        return Ok(());
+    };
+    let mut payout: Value = docs::from_json(&doc)?;
+    let status = payout["status"].as_str().unwrap_or_default().to_string();
+    match timer.kind.as_str() {
+        TIMER_IN_TRANSIT if status == "pending" => {
+            payout["status"] = json!("in_transit");
+        }
+        TIMER_SETTLE if status == "pending" || status == "in_transit" => {
+            let failure = payout["_sluice"]["payout_failure"]
+                .as_str()
+                .map(str::to_string);
+            match failure {
+                Some(code) => {
+                    let scoped = Ctx {
+                        scope: Scope {
+                            platform: doc.platform.clone(),
+                            account: doc.account.clone(),
+                            livemode: doc.livemode,
+                        },
+                        ..ctx.clone()
+                    };
+                    let txn = return_funds(tx, &scoped, &payout, "payout_failure")?;
+                    payout["status"] = json!("failed");
+                    payout["failure_balance_transaction"] = json!(txn);
+                    payout["failure_message"] = json!(payout_failure_message(&code));
+                    payout["failure_code"] = json!(code);
+                }
+                None => {
+                    let amount = payout["amount"].as_i64().unwrap_or(0);
+                    let currency = payout["currency"].as_str().unwrap_or_default();
+                    let mut movement = Movement::new(ctx, currency);
+                    movement.operator(operator::PAYOUTS_IN_TRANSIT, -amount);
+                    movement.operator(operator::BANKS, amount);
+                    movement.commit(tx, ctx)?;
+                    payout["status"] = json!("paid");
+                }
+            }
+            if payout["automatic"] == true {
+                payout["reconciliation_status"] = json!("completed");
+            }
+        }
+        _ => return Ok(()),
+    }
+    docs::save(tx, &timer.target, &payout)
+}
+
+/// Whether an account's schedule pays out on the day starting at `day` (midnight UTC).
+pub fn scheduled_on(schedule: &Value, day: i64) -> bool {
+    let days_since_epoch = day.div_euclid(DAY_SECONDS);
+    match schedule["interval"].as_str() {
+        Some("daily") => true,
+        Some("weekly") => {
+            // 1970-01-01 was a Thursday.
+            const WEEKDAYS: [&str; 7] = [
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+                "monday",
+                "tuesday",
+                "wednesday",
+            ];
+            let weekday = WEEKDAYS[days_since_epoch.rem_euclid(7) as usize];
+            schedule["weekly_anchor"].as_str().unwrap_or("monday") == weekday
+        }
+        Some("monthly") => {
+            let (year, month, day_of_month) = civil_from_days(days_since_epoch);
+            let anchor = schedule["monthly_anchor"].as_i64().unwrap_or(1);
+            let last = days_in_month(year, month);
+            day_of_month == anchor.min(last)
+        }
+        _ => false,
+    }
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// What an automatic run did for one account.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SweepOutcome {
+    pub payouts: u64,
+    pub covered: u64,
+}
+
+/// The automatic payout of `account` at `ctx.now` (a scheduled day): every balance transaction
+/// that is available and not yet paid out, per currency, goes out in one payout to the
+/// currency's default external account; a negative sum is debited from it when the account
+/// allows (`debit_negative_balances`); what a `stripe`-liable account still owes is covered.
+pub fn sweep(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<SweepOutcome> {
+    let mut outcome = SweepOutcome::default();
+    let scope = Scope {
+        platform: ctx.scope.platform.clone(),
+        account: account.id.clone(),
+        livemode: ctx.scope.livemode,
+    };
+    let cursor = sweep_cursor(tx, &scope)?;
+    // Unswept, available transactions per currency: (ids, sum).
+    let mut taken: Vec<(String, Vec<String>, i64)> = Vec::new();
+    let mut scanned: Vec<(String, bool)> = Vec::new();
+    let mut after = cursor.clone();
+    loop {
+        let query = ListQuery {
+            objects: &[BALANCE_TRANSACTION],
+            scope: &scope,
+            parent: None,
+            created: Default::default(),
+            filters: &[],
+            cursor: Cursor::Before(&after),
+            limit: SWEEP_PAGE,
+        };
+        let mut page = tx.list(&query)?;
+        page.reverse(); // oldest first
+        let full = page.len() == SWEEP_PAGE;
+        for doc in &page {
+            let txn: BalanceTransaction = docs::from_json(doc)?;
+            scanned.push((txn.id.clone(), txn.sweep.swept));
+            if txn.sweep.swept || txn.available_on > ctx.now {
+                continue;
+            }
+            match taken
+                .iter_mut()
+                .find(|(currency, _, _)| *currency == txn.currency)
+            {
+                Some((_, ids, sum)) => {
+                    ids.push(txn.id);
+                    *sum += txn.net;
+                }
+                None => taken.push((txn.currency.clone(), vec![txn.id], txn.net)),
+            }
+        }
+        match page.last() {
+            Some(last) if full => after = last.id.clone(),
+            _ => break,
+        }
+    }
+    let debit_allowed = account.settings["payouts"]["debit_negative_balances"] == true;
+    let mut swept_ids: Vec<String> = Vec::new();
+    for (currency, ids, sum) in taken {
+        if sum == 0 || (sum < 0 && !debit_allowed) {
+            continue;
+        }
+        let Some(destination) = destination_for(tx, ctx, &account.id, &currency, None)? else {
+            continue;
+        };
+        tx.lock_ledger_account(&account.id, &currency)?;
+        let payout = open(
+            tx,
+            ctx,
+            NewPayout {
+                account: &account.id,
+                amount: sum,
+                currency: &currency,
+                destination: &destination,
+                method: Method::Standard,
+                automatic: true,
+                description: Some(
+                    if sum > 0 {
+                        "STRIPE PAYOUT"
+                    } else {
+                        "STRIPE DEBIT"
+                    }
+                    .into(),
+                ),
+                statement_descriptor: None,
+                metadata: Metadata::new(),
+            },
+        )?;
+        let payout_id = payout["id"].as_str().unwrap_or_default().to_string();
+        for id in &ids {
+            mark_swept(tx, id, &payout_id)?;
+        }
+        mark_swept(
+            tx,
+            payout["balance_transaction"].as_str().unwrap_or_default(),
+            &payout_id,
+        )?;
+        swept_ids.extend(ids);
+        outcome.payouts += 1;
+    }
+    if account.controller.losses.payments == "stripe" {
+        outcome.covered += cover_losses(tx, ctx, &account.id)?;
+    }
+    // The next run starts after the longest prefix of what it has seen that is now swept.
+    let mut new_cursor = cursor;
+    for (id, swept_before) in scanned {
+        if swept_before || swept_ids.contains(&id) {
+            new_cursor = id;
+        } else {
+            break;
+        }
+    }
+    save_sweep_cursor(tx, ctx, &scope, &new_cursor)?;
+    Ok(outcome)
+}
+
+/// The operator covers, in every currency, what a `stripe`-liable account owes; returns in how
+/// many currencies it did.
+pub fn cover_losses(tx: &mut dyn Tx, ctx: &Ctx, account: &str) -> Result<u64> {
+    let owed: Vec<String> = ledger::totals(tx, account, ctx.scope.livemode, ctx.now)?
+        .into_iter()
+        .filter(|(_, totals)| totals.available + totals.pending < 0)
+        .map(|(currency, _)| currency)
+        .collect();
+    let mut covered = 0;
+    for currency in owed {
+        if super::liability::cover_by_operator(tx, ctx, account, &currency)? > 0 {
+            covered += 1;
+        }
+    }
+    Ok(covered)
+}
+
+fn mark_swept(tx: &mut dyn Tx, id: &str, payout: &str) -> Result<()> {
+    let Some(doc) = tx.get_for_update(id)? else {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            format!("balance transaction {id} vanished during a payout"),
+        ));
+    };
+    let mut txn: BalanceTransaction = docs::from_json(&doc)?;
+    txn.sweep.swept = true;
+    txn.sweep.payout = Some(payout.to_string());
+    docs::save(tx, id, &txn)
+}
+
+fn cursor_id(scope: &Scope) -> String {
+    format!(
+        "psw_{}_{}",
+        scope.account,
+        if scope.livemode { "live" } else { "test" }
+    )
+}
+
+/// Where the last automatic run of an account stopped (balance transaction ids before it are
+/// all swept).
+fn sweep_cursor(tx: &mut dyn Tx, scope: &Scope) -> Result<String> {
+    match tx.get(&cursor_id(scope))? {
+        Some(doc) => {
+            let state: Value = docs::from_json(&doc)?;
+            Ok(state["after"].as_str().unwrap_or_default().to_string())
+        }
+        None => Ok(String::new()),
+    }
+}
+
+fn save_sweep_cursor(tx: &mut dyn Tx, ctx: &Ctx, scope: &Scope, after: &str) -> Result<()> {
+    let id = cursor_id(scope);
+    let state = json!({"id": id, "object": super::objects::SWEEP_CURSOR, "after": after});
+    if tx.get(&id)?.is_some() {
+        docs::save(tx, &id, &state)
+    } else {
+        let private = Scope {
+            platform: scope.platform.clone(),
+            account: accounts::OPERATOR.to_string(),
+            livemode: scope.livemode,
+        };
+        docs::insert(
+            tx,
+            ctx,
+            NewDoc {
+                id: &id,
+                object: super::objects::SWEEP_CURSOR,
+                scope: &private,
+                parent: None,
+            },
+            &state,
+        )
+    }
+}
+
+/// `?payout=po_...` on balance transactions: the filter that finds a payout's transactions.
+pub fn reconciliation_filter(payout: String) -> (&'static str, FieldValue) {
+    ("_sluice.payout", FieldValue::Text(payout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        // 2026-11-26
+        assert_eq!(civil_from_days(20_418), (2026, 11, 26));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn schedules_fire_on_their_anchor_days() {
+        let thursday_1970 = 0;
+        let daily = json!({"interval": "daily"});
+        assert!(scheduled_on(&daily, thursday_1970));
+        let weekly = json!({"interval": "weekly", "weekly_anchor": "friday"});
+        assert!(!scheduled_on(&weekly, thursday_1970));
+        assert!(scheduled_on(&weekly, DAY_SECONDS));
+        // Monthly on the 31st pays on the last day of shorter months: 1970-02-28.
+        let monthly = json!({"interval": "monthly", "monthly_anchor": 31});
+        assert!(scheduled_on(&monthly, 58 * DAY_SECONDS));
+        assert!(!scheduled_on(&monthly, 57 * DAY_SECONDS));
+        assert!(scheduled_on(&monthly, 30 * DAY_SECONDS));
+        assert!(!scheduled_on(&json!({"interval": "manual"}), 0));
+    }
+}

@@ -1,0 +1,125 @@
+//! Work that falls due on a platform's clock: payout lifecycle timers, the payout schedules of
+//! connected accounts (one run per day boundary, midnight UTC), and releasing Connect reserves
+//! of accounts that earned again. Runs in steps of at most one day, each one transaction, in
+//! order: the clock advance runs them all before it answers; a background ticker runs them on
+//! wall time.
+
+use serde::{Deserialize, Serialize};
+
+use super::objects::ACCOUNT;
+use super::{accounts, clock, docs, liability, payouts, Ctx, Result};
+use crate::store::{Cursor, ListQuery, Scope, Tx};
+
+const DAY_SECONDS: i64 = 86_400;
+/// Timers and accounts read per query.
+const BATCH: usize = 1_000;
+
+/// What a run did (the clock advance reports it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub steps: u64,
+    pub timers_run: u64,
+    pub payout_days: u64,
+    pub payouts_created: u64,
+    pub negative_balances_covered: u64,
+    pub reserves_changed: u64,
+}
+
+impl Report {
+    pub fn add(&mut self, other: &Report) {
+        self.steps += other.steps;
+        self.timers_run += other.timers_run;
+        self.payout_days += other.payout_days;
+        self.payouts_created += other.payouts_created;
+        self.negative_balances_covered += other.negative_balances_covered;
+        self.reserves_changed += other.reserves_changed;
+    }
+}
+
+/// The parts of an account its payout run reads (a cheap parse of a large document).
+#[derive(Debug, Deserialize)]
+struct Payee {
+    id: String,
+    payouts_enabled: bool,
+    settings: serde_json::Value,
+    controller: serde_json::Value,
+}
+
+/// Runs what falls due after the last run, up to the next day boundary or `up_to`, whichever
+/// comes first. Returns whether more remains before `up_to`. `base` is any context of the
+/// platform (its pricing and scope).
+pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Result<bool> {
+    let platform = base.scope.platform.clone();
+    let livemode = base.scope.livemode;
+    let mut state = clock::load(tx, &platform, livemode, true)?;
+    let from = state.processed_through.unwrap_or(up_to);
+    let boundary = (from.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS;
+    let end = boundary.min(up_to).max(from);
+    report.steps += 1;
+    loop {
+        let due = tx.timers_due(&platform, livemode, end, BATCH)?;
+        if due.is_empty() {
+            break;
+        }
+        for timer in &due {
+            let ctx = Ctx::system(base, &platform, timer.due_at.max(from));
+            payouts::run_timer(tx, &ctx, timer)?;
+            tx.timer_remove(timer.id)?;
+            report.timers_run += 1;
+        }
+    }
+    if end == boundary && end > from {
+        pay_out_day(tx, base, end, report)?;
+    }
+    let ctx = Ctx::system(base, &platform, end);
+    report.reserves_changed += liability::release_recovered(tx, &ctx)?;
+    state.processed_through = Some(end);
+    clock::save(tx, &ctx, &platform, &state)?;
+    Ok(end < up_to)
+}
+
+/// The automatic payouts of every connected account whose schedule pays on `day`.
+fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Result<()> {
+    report.payout_days += 1;
+    let scope = Scope {
+        platform: base.scope.platform.clone(),
+        account: base.scope.platform.clone(),
+        livemode: base.scope.livemode,
+    };
+    let mut after: Option<String> = None;
+    loop {
+        let query = ListQuery {
+            objects: &[ACCOUNT],
+            scope: &scope,
+            parent: None,
+            created: Default::default(),
+            filters: &[],
+            cursor: after.as_deref().map_or(Cursor::First, Cursor::After),
+            limit: BATCH,
+        };
+        let page = tx.list(&query)?;
+        for doc in &page {
+            let payee: Payee = docs::from_json(doc)?;
+            let schedule = &payee.settings["payouts"]["schedule"];
+            if !payouts::scheduled_on(schedule, day) {
+                continue;
+            }
+            let ctx = Ctx::system(base, &payee.id, day);
+            if !payee.payouts_enabled {
+                // No payout, but what the operator carries is still covered on schedule.
+                if payee.controller["losses"]["payments"] == "stripe" {
+                    report.negative_balances_covered += payouts::cover_losses(tx, &ctx, &payee.id)?;
+                }
+                continue;
+            }
+            let account = accounts::load(tx, &ctx, &payee.id)?;
+            let outcome = payouts::sweep(tx, &ctx, &account)?;
+            report.payouts_created += outcome.payouts;
+            report.negative_balances_covered += outcome.covered;
+        }
+        if page.len() < BATCH {
+            return Ok(());
+        }
+        after = page.last().map(|doc| doc.id.clone());
+    }
+}

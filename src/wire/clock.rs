@@ -1,0 +1,88 @@
+//! Running a platform's clock: catching scheduled work up to the clock's time (after an advance,
+//! and every second on wall time from a background task).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ApiError, App};
+use crate::domain::scheduler::{self, Report};
+use crate::domain::{self, Ctx};
+use crate::store::{Scope, Tx};
+
+/// How often the background task catches every platform's clock up with wall time.
+const TICK_MS: u64 = 1_000;
+
+impl App {
+    fn clock_ctx(&self, platform: &str, livemode: bool) -> Ctx {
+        let now = domain::unix_now() + self.clock_offset(platform, livemode);
+        Ctx {
+            scope: Scope {
+                platform: platform.to_string(),
+                account: platform.to_string(),
+                livemode,
+            },
+            connected: false,
+            now,
+            request_id: String::new(),
+            idempotency_key: None,
+            pricing: self.pricing.clone(),
+            base_url: self.base_url.clone(),
+        }
+    }
+
+    /// Runs, in order and one step (at most a day) per transaction, everything that fell due on
+    /// the platform's clock since the last run.
+    pub async fn catch_up(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
+        let base = self.clock_ctx(platform, livemode);
+        let up_to = base.now;
+        let mut report = Report::default();
+        loop {
+            let base = base.clone();
+            let (more, step) = self
+                .store
+                .write(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
+                    let mut step = Report::default();
+                    let more = scheduler::step(tx, &base, up_to, &mut step)?;
+                    Ok((more, step))
+                })
+                .await?;
+            report.add(&step);
+            if !more {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Keeps every platform's scheduled work caught up with its clock, for as long as the
+    /// server runs.
+    pub fn spawn_scheduler(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let platforms = match app
+                    .store
+                    .read(|tx: &mut dyn Tx| -> Result<Vec<String>, ApiError> {
+                        Ok(tx.platforms()?)
+                    })
+                    .await
+                {
+                    Ok(platforms) => platforms,
+                    Err(error) => {
+                        tracing::warn!(error = %error.message, "scheduler: cannot list platforms");
+                        continue;
+                    }
+                };
+                for platform in platforms {
+                    for livemode in [false, true] {
+                        if let Err(error) = app.catch_up(&platform, livemode).await {
+                            tracing::error!(%platform, livemode, error = %error.message, "scheduler: a step failed");
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
