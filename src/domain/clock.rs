@@ -87,23 +87,24 @@ pub fn advance(tx: &mut dyn Tx, ctx: &Ctx, wall_now: i64, advance: Advance) -> R
     let platform = ctx.scope.platform.clone();
     let mut state = load(tx, &platform, false, true)?;
     let now = wall_now + state.offset_seconds;
-    let target =
-        match advance {
-            Advance::By(seconds) if seconds < 1 => {
-                return Err(Error::invalid_param(
-                    "seconds",
-                    "The clock only moves forward: `seconds` must be a positive integer.",
-                ))
-            }
-            Advance::By(seconds) => now.saturating_add(seconds),
-            Advance::To(to) if to < now => return Err(Error::invalid_param(
+    let target = match advance {
+        Advance::By(seconds) if seconds < 1 => {
+            return Err(Error::invalid_param(
+                "seconds",
+                "The clock only moves forward: `seconds` must be a positive integer.",
+            ))
+        }
+        Advance::By(seconds) => now.saturating_add(seconds),
+        Advance::To(to) if to < now => {
+            return Err(Error::invalid_param(
                 "to",
                 format!(
                     "The clock only moves forward: `to` ({to}) is before its current time ({now})."
                 ),
-            )),
-            Advance::To(to) => to,
-        };
+            ))
+        }
+        Advance::To(to) => to,
+    };
     if target - now > MAX_ADVANCE_SECONDS {
         return Err(Error::invalid_param(
             "seconds",

@@ -285,13 +285,18 @@ impl Movement {
             docs::insert(tx, ctx, new, txn)?;
         }
         tx.post(&self.postings)?;
-        // A debit may leave a connected account negative: the party liable covers it at once.
+        // A debit may leave a connected account negative (the platform reserves for it at
+        // once); a credit may let a reserve go.
         for posting in &self.postings {
-            let debited = posting.amount < 0
-                && posting.ledger_account.starts_with("acct_")
+            let connected = posting.ledger_account.starts_with("acct_")
                 && posting.ledger_account != ctx.scope.platform;
-            if debited {
+            if !connected || posting.amount == 0 {
+                continue;
+            }
+            if posting.amount < 0 {
                 super::liability::rebalance(tx, ctx, &posting.ledger_account, &self.currency)?;
+            } else {
+                super::liability::after_credit(tx, ctx, &posting.ledger_account, &self.currency)?;
             }
         }
         Ok(())

@@ -79,6 +79,16 @@ pub fn rebalance(tx: &mut dyn Tx, ctx: &Ctx, account: &str, currency: &str) -> R
     movement.commit(tx, ctx)
 }
 
+/// After a credit: releases what the account no longer needs reserved (one cheap lookup when
+/// nothing is reserved, which is the payment path's case).
+pub fn after_credit(tx: &mut dyn Tx, ctx: &Ctx, account: &str, currency: &str) -> Result<()> {
+    let reserve = ledger::reserve_account(&ctx.scope.platform, account);
+    if held(tx, &reserve, ctx.scope.livemode, currency)? == 0 {
+        return Ok(());
+    }
+    rebalance(tx, ctx, account, currency)
+}
+
 /// Releases every reserve of the platform whose account has earned again (run by the
 /// scheduler, so a reserve follows credits too without a lookup on every payment).
 pub fn release_recovered(tx: &mut dyn Tx, ctx: &Ctx) -> Result<u64> {
