@@ -21,16 +21,51 @@ pub enum Workload {
     /// POST /v1/payment_intents confirm=true: a destination charge with an application fee to
     /// a connected account the bench onboards first
     Payments,
+    /// The payout schedules: onboards `--accounts` connected accounts (daily payouts), gives each
+    /// pending funds, then times one test clock advance of `--advance-days` (use a platform of
+    /// its own: the clock is the platform's)
+    ClockPayouts,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// One form POST; the answer's status and JSON body.
+async fn post(
+    sender: &mut Sender,
+    addr: &str,
+    key: &str,
+    path: &str,
+    body: String,
+) -> anyhow::Result<(hyper::StatusCode, serde_json::Value)> {
+    let request = Request::post(path)
+        .header("host", addr)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))?;
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&bytes)?))
 }
 
 /// Onboards a custom account with Stripe's test values, so destination charges can reach it.
 async fn onboard_destination(addr: &str, key: &str) -> anyhow::Result<String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("cannot connect to {addr}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
+    let mut sender = connect(addr).await?;
+    onboard(&mut sender, addr, key).await
+}
+
+async fn onboard(sender: &mut Sender, addr: &str, key: &str) -> anyhow::Result<String> {
     let body = [
         "type=custom",
         "country=US",
@@ -57,22 +92,70 @@ async fn onboard_destination(addr: &str, key: &str) -> anyhow::Result<String> {
         "tos_acceptance[ip]=127.0.0.1",
     ]
     .join("&");
-    let request = Request::post("/v1/accounts")
-        .header("host", addr)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Full::new(Bytes::from(body)))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    let account: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let (status, account) = post(sender, addr, key, "/v1/accounts", body).await?;
     if !status.is_success() || account["charges_enabled"] != true {
-        anyhow::bail!(
-            "could not onboard the bench's connected account ({status}): {}",
-            String::from_utf8_lossy(&bytes)
-        );
+        anyhow::bail!("could not onboard the bench's connected account ({status}): {account}");
     }
     Ok(account["id"].as_str().unwrap_or_default().to_string())
+}
+
+/// The clock-payouts workload: setup with `clients` connections, then one timed advance.
+async fn clock_payouts(args: &BenchArgs, addr: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let per_client = args.accounts.div_ceil(args.clients.max(1));
+    let mut handles = Vec::new();
+    for index in 0..args.clients.max(1) {
+        let (addr, key) = (addr.to_string(), args.api_key.clone());
+        let count = per_client.min(args.accounts.saturating_sub(index * per_client));
+        handles.push(tokio::spawn(async move {
+            let mut sender = connect(&addr).await?;
+            for _ in 0..count {
+                let account = onboard(&mut sender, &addr, &key).await?;
+                let body = format!(
+                    "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true&transfer_data[destination]={account}"
+                );
+                let (status, intent) =
+                    post(&mut sender, &addr, &key, "/v1/payment_intents", body).await?;
+                if !status.is_success() {
+                    anyhow::bail!("a setup payment failed ({status}): {intent}");
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for handle in handles {
+        handle.await.context("a setup task failed")??;
+    }
+    println!(
+        "setup: {} accounts with daily payouts and pending funds in {:.1}s",
+        args.accounts,
+        started.elapsed().as_secs_f64()
+    );
+    let mut sender = connect(addr).await?;
+    let timed = Instant::now();
+    let (status, state) = post(
+        &mut sender,
+        addr,
+        &args.api_key,
+        "/v1/test_helpers/clock/advance",
+        format!("seconds={}", args.advance_days * 86_400),
+    )
+    .await?;
+    let seconds = timed.elapsed().as_secs_f64();
+    if !status.is_success() {
+        anyhow::bail!("the clock advance failed ({status}): {state}");
+    }
+    let payouts = state["ran"]["payouts_created"].as_u64().unwrap_or(0);
+    println!(
+        "workload=ClockPayouts accounts={} advance={}d total={:.2}s payouts={} payouts_per_s={:.0} ran={}",
+        args.accounts,
+        args.advance_days,
+        seconds,
+        payouts,
+        payouts as f64 / seconds,
+        state["ran"]
+    );
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,6 +176,12 @@ pub struct BenchArgs {
     pub warmup_secs: u64,
     #[arg(long, value_enum, default_value = "customers")]
     pub workload: Workload,
+    /// clock-payouts: how many connected accounts to pay out.
+    #[arg(long, default_value_t = 10_000)]
+    pub accounts: usize,
+    /// clock-payouts: how far to advance the clock.
+    #[arg(long, default_value_t = 30)]
+    pub advance_days: i64,
 }
 
 struct ClientReport {
@@ -151,10 +240,12 @@ async fn client(
                 .body(Full::new(Bytes::from(format!(
                     "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&application_fee_amount=123&transfer_data[destination]={destination}&metadata[order]={index}-{sequence}"
                 ))))?,
-            Workload::ListCustomers => Request::get("/v1/customers?limit=10")
-                .header("host", &addr)
-                .header("authorization", &auth)
-                .body(Full::new(Bytes::new()))?,
+            Workload::ListCustomers | Workload::ClockPayouts => {
+                Request::get("/v1/customers?limit=10")
+                    .header("host", &addr)
+                    .header("authorization", &auth)
+                    .body(Full::new(Bytes::new()))?
+            }
         };
         sender.ready().await?;
         let started = Instant::now();
@@ -188,6 +279,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let Workload::ClockPayouts = args.workload {
+        runtime.block_on(clock_payouts(&args, &addr))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let measured = Duration::from_secs(args.duration_secs);
     let (latencies, errors) = runtime.block_on(async {
         let destination = match args.workload {

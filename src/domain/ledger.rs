@@ -286,12 +286,30 @@ impl Movement {
         }
         tx.post(&self.postings)?;
         // A debit may leave a connected account negative (the platform reserves for it at
-        // once); a credit may let a reserve go.
-        for posting in &self.postings {
+        // once); a credit may let a reserve go. Either gives its payout schedule work.
+        for (index, posting) in self.postings.iter().enumerate() {
             let connected = posting.ledger_account.starts_with("acct_")
                 && posting.ledger_account != ctx.scope.platform;
             if !connected || posting.amount == 0 {
                 continue;
+            }
+            let first_for_account = !self.postings[..index]
+                .iter()
+                .any(|earlier| earlier.ledger_account == posting.ledger_account);
+            if first_for_account {
+                let since = self
+                    .postings
+                    .iter()
+                    .filter(|other| other.ledger_account == posting.ledger_account)
+                    .map(|other| other.available_on)
+                    .min()
+                    .unwrap_or(posting.available_on);
+                tx.payout_candidate_mark(
+                    &ctx.scope.platform,
+                    self.livemode,
+                    &posting.ledger_account,
+                    since,
+                )?;
             }
             if posting.amount < 0 {
                 super::liability::rebalance(tx, ctx, &posting.ledger_account, &self.currency)?;

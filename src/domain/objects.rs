@@ -17,9 +17,8 @@ pub const PERSON: &str = "person";
 pub const REFUND: &str = "refund";
 pub const TRANSFER: &str = "transfer";
 pub const TRANSFER_REVERSAL: &str = "transfer_reversal";
-/// Sluice's own records, never shown: a platform's test clock, an account's payout sweep.
+/// Sluice's own record of a platform's clock, never shown.
 pub const CLOCK: &str = "sluice_clock";
-pub const SWEEP_CURSOR: &str = "sluice_sweep_cursor";
 
 const ALL: &[&str] = &[
     ACCOUNT,
@@ -40,7 +39,6 @@ const ALL: &[&str] = &[
     TRANSFER,
     TRANSFER_REVERSAL,
     CLOCK,
-    SWEEP_CURSOR,
 ];
 
 /// The static name for a stored `object` column, so documents carry no per-row allocation for it.

@@ -23,7 +23,7 @@ use super::money::{percent_of, Currency};
 use super::objects::{BALANCE_TRANSACTION, PAYOUT};
 use super::{external_accounts, Ctx, Error, ErrorKind, Result};
 use crate::ids;
-use crate::store::{Cursor, FieldValue, ListQuery, Scope, Timer, Tx};
+use crate::store::{Cursor, FieldValue, ListQuery, Scope, Timer, Tx, NOTHING_DUE};
 
 const DAY_SECONDS: i64 = 86_400;
 /// How long a standard payout waits before the bank takes it (`pending` -> `in_transit`).
@@ -58,9 +58,13 @@ pub struct PayoutRequest {
     pub statement_descriptor: Option<String>,
 }
 
-/// What the scheduler needs to know of an account to pay it out.
-pub struct Profile {
-    pub account: Account,
+/// What an account's payout run reads of it (a cheap parse of a large document).
+#[derive(Debug, serde::Deserialize)]
+pub struct Payee {
+    pub id: String,
+    pub payouts_enabled: bool,
+    pub settings: Value,
+    pub controller: Value,
 }
 
 fn payout_failure_message(code: &str) -> &'static str {
@@ -533,17 +537,24 @@ pub struct SweepOutcome {
 /// that is available and not yet paid out, per currency, goes out in one payout to the
 /// currency's default external account; a negative sum is debited from it when the account
 /// allows (`debit_negative_balances`); what a `stripe`-liable account still owes is covered.
-pub fn sweep(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<SweepOutcome> {
+/// `sweep_after`: where the account's last run stopped (every balance transaction up to it is
+/// swept).
+pub fn sweep(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &Payee,
+    sweep_after: &str,
+) -> Result<SweepOutcome> {
     let mut outcome = SweepOutcome::default();
     let scope = Scope {
         platform: ctx.scope.platform.clone(),
         account: account.id.clone(),
         livemode: ctx.scope.livemode,
     };
-    let cursor = sweep_cursor(tx, &scope)?;
+    let cursor = sweep_after.to_string();
     // Unswept, available transactions per currency: (ids, sum).
     let mut taken: Vec<(String, Vec<String>, i64)> = Vec::new();
-    let mut scanned: Vec<(String, bool)> = Vec::new();
+    let mut scanned: Vec<(String, bool, i64)> = Vec::new();
     let mut after = cursor.clone();
     loop {
         let query = ListQuery {
@@ -560,7 +571,7 @@ pub fn sweep(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<SweepOutco
         let full = page.len() == SWEEP_PAGE;
         for doc in &page {
             let txn: BalanceTransaction = docs::from_json(doc)?;
-            scanned.push((txn.id.clone(), txn.sweep.swept));
+            scanned.push((txn.id.clone(), txn.sweep.swept, txn.available_on));
             if txn.sweep.swept || txn.available_on > ctx.now {
                 continue;
             }
@@ -583,7 +594,15 @@ pub fn sweep(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<SweepOutco
     let debit_allowed = account.settings["payouts"]["debit_negative_balances"] == true;
     let mut swept_ids: Vec<String> = Vec::new();
     for (currency, ids, sum) in taken {
-        if sum == 0 || (sum < 0 && !debit_allowed) {
+        if sum == 0 {
+            // What cancels out (a refund and the charge it refunds) is settled without a payout.
+            for id in &ids {
+                mark_swept(tx, id, None)?;
+            }
+            swept_ids.extend(ids);
+            continue;
+        }
+        if sum < 0 && !debit_allowed {
             continue;
         }
         let Some(destination) = destination_for(tx, ctx, &account.id, &currency, None)? else {
@@ -614,29 +633,54 @@ pub fn sweep(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<SweepOutco
         )?;
         let payout_id = payout["id"].as_str().unwrap_or_default().to_string();
         for id in &ids {
-            mark_swept(tx, id, &payout_id)?;
+            mark_swept(tx, id, Some(&payout_id))?;
         }
         mark_swept(
             tx,
             payout["balance_transaction"].as_str().unwrap_or_default(),
-            &payout_id,
+            Some(&payout_id),
         )?;
         swept_ids.extend(ids);
         outcome.payouts += 1;
     }
-    if account.controller.losses.payments == "stripe" {
+    if account.controller["losses"]["payments"] == "stripe" {
         outcome.covered += cover_losses(tx, ctx, &account.id)?;
     }
-    // The next run starts after the longest prefix of what it has seen that is now swept.
+    // The next run starts after the longest prefix of what it has seen that is now swept...
     let mut new_cursor = cursor;
-    for (id, swept_before) in scanned {
-        if swept_before || swept_ids.contains(&id) {
+    let mut prefix = true;
+    // ...and the account comes up again when its next funds become available, tomorrow if
+    // available funds are left (no external account, a negative sum it may not be debited).
+    let mut left_available = outcome.covered > 0;
+    let mut next_pending: Option<i64> = None;
+    for (id, swept_before, available_on) in scanned {
+        let swept = swept_before || swept_ids.contains(&id);
+        if swept && prefix {
             new_cursor = id;
+            continue;
+        }
+        prefix = false;
+        if swept {
+            continue;
+        }
+        if available_on <= ctx.now {
+            left_available = true;
         } else {
-            break;
+            next_pending = Some(next_pending.map_or(available_on, |n: i64| n.min(available_on)));
         }
     }
-    save_sweep_cursor(tx, ctx, &scope, &new_cursor)?;
+    let since = if left_available {
+        ctx.now + DAY_SECONDS
+    } else {
+        next_pending.unwrap_or(NOTHING_DUE)
+    };
+    tx.payout_candidate_set(
+        &ctx.scope.platform,
+        ctx.scope.livemode,
+        &account.id,
+        since,
+        &new_cursor,
+    )?;
     Ok(outcome)
 }
 
@@ -657,7 +701,7 @@ pub fn cover_losses(tx: &mut dyn Tx, ctx: &Ctx, account: &str) -> Result<u64> {
     Ok(covered)
 }
 
-fn mark_swept(tx: &mut dyn Tx, id: &str, payout: &str) -> Result<()> {
+fn mark_swept(tx: &mut dyn Tx, id: &str, payout: Option<&str>) -> Result<()> {
     let Some(doc) = tx.get_for_update(id)? else {
         return Err(Error::new(
             ErrorKind::Internal,
@@ -666,53 +710,8 @@ fn mark_swept(tx: &mut dyn Tx, id: &str, payout: &str) -> Result<()> {
     };
     let mut txn: BalanceTransaction = docs::from_json(&doc)?;
     txn.sweep.swept = true;
-    txn.sweep.payout = Some(payout.to_string());
+    txn.sweep.payout = payout.map(str::to_string);
     docs::save(tx, id, &txn)
-}
-
-fn cursor_id(scope: &Scope) -> String {
-    format!(
-        "psw_{}_{}",
-        scope.account,
-        if scope.livemode { "live" } else { "test" }
-    )
-}
-
-/// Where the last automatic run of an account stopped (balance transaction ids before it are
-/// all swept).
-fn sweep_cursor(tx: &mut dyn Tx, scope: &Scope) -> Result<String> {
-    match tx.get(&cursor_id(scope))? {
-        Some(doc) => {
-            let state: Value = docs::from_json(&doc)?;
-            Ok(state["after"].as_str().unwrap_or_default().to_string())
-        }
-        None => Ok(String::new()),
-    }
-}
-
-fn save_sweep_cursor(tx: &mut dyn Tx, ctx: &Ctx, scope: &Scope, after: &str) -> Result<()> {
-    let id = cursor_id(scope);
-    let state = json!({"id": id, "object": super::objects::SWEEP_CURSOR, "after": after});
-    if tx.get(&id)?.is_some() {
-        docs::save(tx, &id, &state)
-    } else {
-        let private = Scope {
-            platform: scope.platform.clone(),
-            account: accounts::OPERATOR.to_string(),
-            livemode: scope.livemode,
-        };
-        docs::insert(
-            tx,
-            ctx,
-            NewDoc {
-                id: &id,
-                object: super::objects::SWEEP_CURSOR,
-                scope: &private,
-                parent: None,
-            },
-            &state,
-        )
-    }
 }
 
 /// `?payout=po_...` on balance transactions: the filter that finds a payout's transactions.

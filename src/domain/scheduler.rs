@@ -4,11 +4,12 @@
 //! order: the clock advance runs them all before it answers; a background ticker runs them on
 //! wall time.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::objects::ACCOUNT;
-use super::{accounts, clock, docs, liability, payouts, Ctx, Result};
-use crate::store::{Cursor, ListQuery, Scope, Tx};
+use super::payouts::Payee;
+use super::{clock, docs, liability, payouts, Ctx, Result};
+use crate::store::{Tx, NOTHING_DUE};
 
 const DAY_SECONDS: i64 = 86_400;
 /// Timers and accounts read per query.
@@ -34,15 +35,6 @@ impl Report {
         self.negative_balances_covered += other.negative_balances_covered;
         self.reserves_changed += other.reserves_changed;
     }
-}
-
-/// The parts of an account its payout run reads (a cheap parse of a large document).
-#[derive(Debug, Deserialize)]
-struct Payee {
-    id: String,
-    payouts_enabled: bool,
-    settings: serde_json::Value,
-    controller: serde_json::Value,
 }
 
 /// Runs what falls due after the last run, up to the next day boundary or `up_to`, whichever
@@ -81,25 +73,20 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
 /// The automatic payouts of every connected account whose schedule pays on `day`.
 fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Result<()> {
     report.payout_days += 1;
-    let scope = Scope {
-        platform: base.scope.platform.clone(),
-        account: base.scope.platform.clone(),
-        livemode: base.scope.livemode,
-    };
-    let mut after: Option<String> = None;
+    let platform = base.scope.platform.clone();
+    let livemode = base.scope.livemode;
+    let mut after = String::new();
     loop {
-        let query = ListQuery {
-            objects: &[ACCOUNT],
-            scope: &scope,
-            parent: None,
-            created: Default::default(),
-            filters: &[],
-            cursor: after.as_deref().map_or(Cursor::First, Cursor::After),
-            limit: BATCH,
-        };
-        let page = tx.list(&query)?;
-        for doc in &page {
-            let payee: Payee = docs::from_json(doc)?;
+        let page = tx.payout_candidates_due(&platform, livemode, day, &after, BATCH)?;
+        for (id, sweep_after) in &page {
+            let Some(doc) = tx
+                .get(id)?
+                .filter(|doc| doc.object == ACCOUNT && doc.platform == platform && !doc.deleted)
+            else {
+                tx.payout_candidate_set(&platform, livemode, id, NOTHING_DUE, sweep_after)?;
+                continue;
+            };
+            let payee: Payee = docs::from_json(&doc)?;
             let schedule = &payee.settings["payouts"]["schedule"];
             if !payouts::scheduled_on(schedule, day) {
                 continue;
@@ -112,14 +99,13 @@ fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Re
                 }
                 continue;
             }
-            let account = accounts::load(tx, &ctx, &payee.id)?;
-            let outcome = payouts::sweep(tx, &ctx, &account)?;
+            let outcome = payouts::sweep(tx, &ctx, &payee, sweep_after)?;
             report.payouts_created += outcome.payouts;
             report.negative_balances_covered += outcome.covered;
         }
-        if page.len() < BATCH {
-            return Ok(());
+        match page.last() {
+            Some((last, _)) if page.len() == BATCH => after = last.clone(),
+            _ => return Ok(()),
         }
-        after = page.last().map(|doc| doc.id.clone());
     }
 }

@@ -72,6 +72,14 @@ CREATE TABLE timers (
     target TEXT NOT NULL
 );
 CREATE INDEX timers_by_due ON timers (platform, livemode, due_at, id);
+CREATE TABLE payout_candidates (
+    platform TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    sweep_after TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (platform, livemode, account)
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -146,5 +154,13 @@ CREATE TABLE timers (
     target TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX timers_by_due ON timers (platform, livemode, due_at, id);
+CREATE TABLE payout_candidates (
+    platform TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    account TEXT COLLATE "C" NOT NULL,
+    since BIGINT NOT NULL,
+    sweep_after TEXT COLLATE "C" NOT NULL DEFAULT '',
+    PRIMARY KEY (platform, livemode, account)
+);
 "#,
 ];

@@ -187,6 +187,9 @@ pub struct Timer {
     pub target: String,
 }
 
+/// `since` of an account with nothing to pay out until new money arrives.
+pub const NOTHING_DUE: i64 = i64::MAX;
+
 /// A ledger account's total in one currency, over all availability dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerTotal {
@@ -246,6 +249,36 @@ pub trait Tx {
         limit: usize,
     ) -> StoreResult<Vec<Timer>>;
     fn timer_remove(&mut self, id: i64) -> StoreResult<()>;
+
+    /// Notes that `account`'s balance may have something to pay out from `since` on (keeps the
+    /// earliest moment when the account is already noted).
+    fn payout_candidate_mark(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+    ) -> StoreResult<()>;
+    /// Accounts noted with `since <= up_to`, in id order after `after`, each with where its
+    /// last sweep stopped.
+    fn payout_candidates_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>>;
+    /// Records a sweep: where it stopped, and when the account next has something to pay out
+    /// (`NOTHING_DUE`: not until new money arrives).
+    fn payout_candidate_set(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+        sweep_after: &str,
+    ) -> StoreResult<()>;
 
     /// Opens a nested savepoint around one command, so its changes can be undone while the
     /// record of its answer (idempotency) still commits.

@@ -361,6 +361,29 @@ impl Tx for FailingTx {
     fn timer_remove(&mut self, _: i64) -> StoreResult<()> {
         closed()
     }
+    fn payout_candidate_mark(&mut self, _: &str, _: bool, _: &str, _: i64) -> StoreResult<()> {
+        closed()
+    }
+    fn payout_candidates_due(
+        &mut self,
+        _: &str,
+        _: bool,
+        _: i64,
+        _: &str,
+        _: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        closed()
+    }
+    fn payout_candidate_set(
+        &mut self,
+        _: &str,
+        _: bool,
+        _: &str,
+        _: i64,
+        _: &str,
+    ) -> StoreResult<()> {
+        closed()
+    }
 }
 
 struct PgTx<'a, 'b> {
@@ -730,6 +753,63 @@ impl Tx for PgTx<'_, '_> {
     fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
         let statement = self.statement("DELETE FROM timers WHERE id = $1")?;
         self.tx.execute(&statement, &[&id])?;
+        Ok(())
+    }
+
+    fn payout_candidate_mark(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+    ) -> StoreResult<()> {
+        // The WHERE keeps an unchanged note from being rewritten (and locked) by every payment.
+        let statement = self.statement(
+            "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
+             WHERE payout_candidates.since > excluded.since",
+        )?;
+        self.tx
+            .execute(&statement, &[&platform, &livemode, &account, &since])?;
+        Ok(())
+    }
+
+    fn payout_candidates_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let statement = self.statement(
+            "SELECT account, sweep_after FROM payout_candidates
+             WHERE platform = $1 AND livemode = $2 AND account > $3 AND since <= $4
+             ORDER BY account LIMIT $5",
+        )?;
+        let limit = limit as i64;
+        let rows = self
+            .tx
+            .query(&statement, &[&platform, &livemode, &after, &up_to, &limit])?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    fn payout_candidate_set(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+        sweep_after: &str,
+    ) -> StoreResult<()> {
+        let statement = self.statement(
+            "UPDATE payout_candidates SET since = $4, sweep_after = $5
+             WHERE platform = $1 AND livemode = $2 AND account = $3",
+        )?;
+        self.tx.execute(
+            &statement,
+            &[&platform, &livemode, &account, &since, &sweep_after],
+        )?;
         Ok(())
     }
 

@@ -293,8 +293,15 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
+        // Children of one parent (an account's external accounts) are few among many of their
+        // kind in the scope: the planner, left alone, walks the whole scope.
+        let index = if query.parent.is_some() {
+            " INDEXED BY documents_by_parent"
+        } else {
+            ""
+        };
         let mut sql = format!(
-            "SELECT {DOC_COLUMNS} FROM documents WHERE platform = ?1 AND account = ?2 AND livemode = ?3 AND deleted = 0"
+            "SELECT {DOC_COLUMNS} FROM documents{index} WHERE platform = ?1 AND account = ?2 AND livemode = ?3 AND deleted = 0"
         );
         let mut values: Vec<SqlValue> = vec![
             SqlValue::Text(query.scope.platform.clone()),
@@ -463,6 +470,58 @@ impl Tx for SqliteTx<'_> {
             .conn
             .prepare_cached("DELETE FROM timers WHERE id = ?1")?;
         statement.execute([id])?;
+        Ok(())
+    }
+
+    fn payout_candidate_mark(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+    ) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
+             WHERE payout_candidates.since > excluded.since",
+        )?;
+        statement.execute(params![platform, livemode, account, since])?;
+        Ok(())
+    }
+
+    fn payout_candidates_due(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        up_to: i64,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT account, sweep_after FROM payout_candidates
+             WHERE platform = ?1 AND livemode = ?2 AND account > ?3 AND since <= ?4
+             ORDER BY account LIMIT ?5",
+        )?;
+        let rows = statement.query_map(
+            params![platform, livemode, after, up_to, limit as i64],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn payout_candidate_set(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+        since: i64,
+        sweep_after: &str,
+    ) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE payout_candidates SET since = ?4, sweep_after = ?5
+             WHERE platform = ?1 AND livemode = ?2 AND account = ?3",
+        )?;
+        statement.execute(params![platform, livemode, account, since, sweep_after])?;
         Ok(())
     }
 

@@ -43,6 +43,8 @@ pub struct App {
     in_flight: Mutex<HashSet<String>>,
     /// Each platform's test clock: seconds ahead of wall time (the store keeps them too).
     clock_offsets: RwLock<HashMap<String, i64>>,
+    /// One catch-up at a time per platform clock (an advance waits for the ticker's).
+    pub(crate) clock_runs: Mutex<HashMap<(String, bool), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Removes an idempotency key from the in-flight set when its request ends, however it ends.
@@ -90,6 +92,7 @@ impl App {
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             clock_offsets: RwLock::new(HashMap::new()),
+            clock_runs: Mutex::new(HashMap::new()),
         });
         app.reload_keys().await?;
         app.load_clocks().await?;

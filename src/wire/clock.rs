@@ -33,6 +33,22 @@ impl App {
     /// Runs, in order and one step (at most a day) per transaction, everything that fell due on
     /// the platform's clock since the last run.
     pub async fn catch_up(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
+        let run = self.clock_run(platform, livemode);
+        let _running = run.lock().await;
+        self.catch_up_locked(platform, livemode).await
+    }
+
+    fn clock_run(&self, platform: &str, livemode: bool) -> Arc<tokio::sync::Mutex<()>> {
+        let mut runs = self
+            .clock_runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        runs.entry((platform.to_string(), livemode))
+            .or_default()
+            .clone()
+    }
+
+    async fn catch_up_locked(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
         let base = self.clock_ctx(platform, livemode);
         let up_to = base.now;
         let mut report = Report::default();
@@ -77,7 +93,12 @@ impl App {
                 };
                 for platform in platforms {
                     for livemode in [false, true] {
-                        if let Err(error) = app.catch_up(&platform, livemode).await {
+                        // A clock an advance is running is caught up by that advance.
+                        let run = app.clock_run(&platform, livemode);
+                        let Ok(_running) = run.try_lock() else {
+                            continue;
+                        };
+                        if let Err(error) = app.catch_up_locked(&platform, livemode).await {
                             tracing::error!(%platform, livemode, error = %error.message, "scheduler: a step failed");
                         }
                     }
