@@ -15,6 +15,9 @@ use crate::domain::objects::ACCOUNT;
 use crate::domain::{self, platforms, Ctx};
 use crate::store::{IdempotencyRecord, KeyKind, Store, Tx};
 
+/// Held while a platform clock's scheduled work runs.
+pub(crate) type ClockRun = Arc<tokio::sync::Mutex<()>>;
+
 /// Who a request acts as, once its key and `Stripe-Account` are checked.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -44,7 +47,7 @@ pub struct App {
     /// Each platform's test clock: seconds ahead of wall time (the store keeps them too).
     clock_offsets: RwLock<HashMap<String, i64>>,
     /// One catch-up at a time per platform clock (an advance waits for the ticker's).
-    pub(crate) clock_runs: Mutex<HashMap<(String, bool), Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) clock_runs: Mutex<HashMap<(String, bool), ClockRun>>,
 }
 
 /// Removes an idempotency key from the in-flight set when its request ends, however it ends.
