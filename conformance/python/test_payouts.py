@@ -19,6 +19,7 @@ import stripe
 
 from helpers import as_dict, expect_error, raw
 from money_helpers import (
+    ACCOUNT_PAYS_FEES,
     PM_BYPASS_PENDING,
     PM_VISA,
     balance_of,
@@ -338,3 +339,37 @@ def test_debit_negative_balances_pulls_from_the_bank():
     advance_to_next_midnight()
     assert stripe.Payout.retrieve(debit.id, stripe_account=acct).status == "paid"
     assert reserved() >= 0
+
+
+# --- Connect pricing when the platform pays the fees ---------------------------------------------------
+
+
+def test_platform_pays_connect_fees_on_payouts_to_accounts_whose_fees_it_pays():
+    acct = account_with_schedule({"interval": "manual"})  # a custom account: the platform pays
+    destination_charge(acct, 30000, PM_BYPASS_PENDING)
+    advance_to_next_midnight()
+    since = clock_now() - 60
+
+    def connect_fees() -> list[Any]:
+        fees = stripe.BalanceTransaction.list(type="stripe_fee", created={"gte": since}, limit=100)
+        check(fees)
+        return [t for t in fees.auto_paging_iter() if acct in (t.description or "")]
+
+    first = stripe.Payout.create(amount=10000, currency="usd", stripe_account=acct)
+    fees = connect_fees()
+    by_kind = {("payout" if "payout fee" in t.description else "active"): t for t in fees}
+    assert set(by_kind) == {"payout", "active"}, [t.description for t in fees]
+    assert by_kind["payout"].amount == -(25 + 25), "0.25% of 10000 plus 25 cents"
+    assert first.id in by_kind["payout"].description
+    assert by_kind["active"].amount == -200
+    assert by_kind["active"].reporting_category == "fee"
+    stripe.Payout.create(amount=1000, currency="usd", stripe_account=acct)
+    fees = connect_fees()
+    assert sorted(t.amount for t in fees) == sorted([-50, -200, -(3 + 25)]), "the active-account fee once a month"
+    # An account that pays its own fees costs the platform nothing.
+    own = account_with_schedule({"interval": "manual"}, controller=ACCOUNT_PAYS_FEES)
+    pay(5000, "usd", PM_BYPASS_PENDING, account=own)
+    before = stripe.BalanceTransaction.list(type="stripe_fee", limit=100)
+    stripe.Payout.create(amount=1000, currency="usd", stripe_account=own)
+    after = stripe.BalanceTransaction.list(type="stripe_fee", limit=100)
+    assert [t.id for t in after.data] == [t.id for t in before.data]

@@ -265,7 +265,7 @@ fn default_business_profile(currency: &str) -> Value {
     })
 }
 
-fn default_settings(debit_negative_balances: bool) -> Value {
+fn default_settings(debit_negative_balances: bool, delay_days: i64) -> Value {
     json!({
         "bacs_debit_payments": {"display_name": null, "service_user_number": null},
         "branding": {"icon": null, "logo": null, "primary_color": null, "secondary_color": null},
@@ -281,7 +281,7 @@ fn default_settings(debit_negative_balances: bool) -> Value {
         "payments": {"statement_descriptor": null, "statement_descriptor_kana": null, "statement_descriptor_kanji": null},
         "payouts": {
             "debit_negative_balances": debit_negative_balances,
-            "schedule": {"delay_days": MINIMUM_DELAY_DAYS, "interval": "daily"},
+            "schedule": {"delay_days": delay_days, "interval": "daily"},
             "statement_descriptor": null
         },
         "sepa_debit_payments": {}
@@ -693,6 +693,10 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, mut changes: AccountChanges) -> Result
         changes.capabilities = vec![("card_payments".into(), true), ("transfers".into(), true)];
     }
     let debit_negative_balances = !controller.platform_collects();
+    let delay_days = ctx
+        .pricing
+        .availability_delay_days(&country)
+        .max(MINIMUM_DELAY_DAYS);
     let id = ids::new_id("acct");
     let mut account = Account {
         id: id.clone(),
@@ -713,7 +717,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, mut changes: AccountChanges) -> Result
         metadata: Metadata::new(),
         payouts_enabled: false,
         requirements: empty_requirements(),
-        settings: default_settings(debit_negative_balances),
+        settings: default_settings(debit_negative_balances, delay_days),
         tos_acceptance: json!({"date": null, "ip": null, "service_agreement": "full", "user_agent": null}),
         account_type,
         private: AccountPrivate {
@@ -908,7 +912,7 @@ pub fn new_platform(tx: &mut dyn Tx, id: &str, now: i64) -> Result<()> {
             },
             controller_type: "account".into(),
         },
-        country: "US".into(),
+        country: super::charges::PLATFORM_COUNTRY.into(),
         created: now,
         default_currency: "usd".into(),
         details_submitted: true,
@@ -918,7 +922,7 @@ pub fn new_platform(tx: &mut dyn Tx, id: &str, now: i64) -> Result<()> {
         metadata: Metadata::new(),
         payouts_enabled: true,
         requirements: empty_requirements(),
-        settings: default_settings(true),
+        settings: default_settings(true, MINIMUM_DELAY_DAYS),
         tos_acceptance: json!({"date": now, "ip": null, "service_agreement": "full", "user_agent": null}),
         account_type: "standard".into(),
         private: AccountPrivate::default(),

@@ -15,8 +15,8 @@ use super::{Ctx, Result};
 use crate::ids;
 use crate::store::{Scope, Tx};
 
-/// Test mode's default delay from capture to availability.
-pub const AVAILABILITY_DELAY_DAYS: i64 = 2;
+/// Where a platform's own account is (its charges' availability follows this country's delay).
+pub const PLATFORM_COUNTRY: &str = "US";
 
 /// What a new charge is asked to do.
 pub struct ChargeRequest<'a> {
@@ -444,10 +444,17 @@ pub fn load(tx: &mut dyn Tx, scope: &Scope, id: &str) -> Result<Value> {
     Ok(charge)
 }
 
-/// When a payment with this PaymentMethod becomes available.
-pub fn available_on_for(ctx: &Ctx, pm: &Value) -> i64 {
-    match payment_methods::behaviour(pm) {
-        super::cards::Behaviour::AvailableImmediately => ctx.now,
-        _ => ledger::available_on(ctx.now, AVAILABILITY_DELAY_DAYS),
+/// When a payment with this PaymentMethod, settling in the account `ctx` acts in, becomes
+/// available: the operator's delay for the account's country (the platform's: `US`).
+pub fn available_on_for(tx: &mut dyn Tx, ctx: &Ctx, pm: &Value) -> Result<i64> {
+    if let super::cards::Behaviour::AvailableImmediately = payment_methods::behaviour(pm) {
+        return Ok(ctx.now);
     }
+    let country = if ctx.connected {
+        super::accounts::load(tx, ctx, &ctx.scope.account)?.country
+    } else {
+        PLATFORM_COUNTRY.to_string()
+    };
+    let days = ctx.pricing.availability_delay_days(&country);
+    Ok(ledger::available_on(ctx.now, days))
 }

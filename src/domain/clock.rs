@@ -114,6 +114,8 @@ pub fn advance(tx: &mut dyn Tx, ctx: &Ctx, wall_now: i64, advance: Advance) -> R
         ));
     }
     state.offset_seconds += target - now;
+    // Work that falls due from here on runs, even if no run has marked where the last stopped.
+    state.processed_through.get_or_insert(now);
     save(tx, ctx, &platform, &state)?;
     Ok(target)
 }

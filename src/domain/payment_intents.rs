@@ -471,7 +471,7 @@ fn authorize(
         docs::save(tx, &id_of(&pm), &pm)?;
     }
     intent["last_payment_error"] = Value::Null;
-    charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(ctx, &pm));
+    charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(tx, ctx, &pm)?);
     if intent["capture_method"] == "manual" {
         intent["status"] = Value::from("requires_capture");
         intent["amount_capturable"] = Value::from(amount);
@@ -736,7 +736,7 @@ pub fn create_charge(
         }
         return Err(error);
     }
-    charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(ctx, &pm));
+    charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(tx, ctx, &pm)?);
     if capture {
         let terms = capture_terms(
             tx,

@@ -141,6 +141,73 @@ struct NewPayout<'a> {
     description: Option<String>,
     statement_descriptor: Option<String>,
     metadata: Metadata,
+    /// The platform pays this account's fees (`controller.fees.payer` = application...): the
+    /// operator's Connect pricing applies to its payouts.
+    platform_pays: bool,
+}
+
+/// The operator's Connect fees for a payout to an account whose fees the platform pays: a fee
+/// per payout, and the monthly active-account fee with the account's first payout of a month.
+fn charge_connect_fees(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &str,
+    payout: &str,
+    amount: i64,
+    currency: &str,
+) -> Result<()> {
+    let platform = ctx.scope.platform.clone();
+    let mut fees = vec![(
+        ctx.pricing.connect_payout_fee(amount, currency),
+        format!("Connect payout fee: {payout} to {account}"),
+    )];
+    let (year, month, _) = civil_from_days(ctx.now.div_euclid(DAY_SECONDS));
+    let month_start = days_from_civil(year, month, 1) * DAY_SECONDS;
+    let scope = Scope {
+        platform: platform.clone(),
+        account: account.to_string(),
+        livemode: ctx.scope.livemode,
+    };
+    let this_month = tx.list(&ListQuery {
+        objects: &[PAYOUT],
+        scope: &scope,
+        parent: None,
+        created: crate::store::CreatedRange {
+            gte: Some(month_start),
+            ..Default::default()
+        },
+        filters: &[],
+        cursor: Cursor::First,
+        limit: 2,
+    })?;
+    if this_month.len() <= 1 {
+        fees.push((
+            ctx.pricing.connect_active_account_fee(currency),
+            format!("Connect active account fee: {account}, {year}-{month:02}"),
+        ));
+    }
+    for (fee, description) in fees {
+        if fee <= 0 {
+            continue;
+        }
+        let mut movement = Movement::new(ctx, currency);
+        movement.account(
+            ctx,
+            Entry {
+                account: &platform,
+                txn_type: "stripe_fee",
+                amount: -fee,
+                fee_details: Vec::new(),
+                source: None,
+                available_on: ctx.now,
+                description: Some(description),
+                payout: None,
+            },
+        );
+        movement.operator(operator::CONNECT_FEES, fee);
+        movement.commit(tx, ctx)?;
+    }
+    Ok(())
 }
 
 /// Writes a payout, takes its money from the balance, and sets its lifecycle timers.
@@ -250,6 +317,9 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout) -> Result<Value> {
         ))?;
     }
     tx.timer_add(&timer(TIMER_SETTLE, arrival_date))?;
+    if new.platform_pays && new.amount > 0 && new.account != ctx.scope.platform {
+        charge_connect_fees(tx, ctx, new.account, &id, new.amount, new.currency)?;
+    }
     Ok(payout)
 }
 
@@ -343,6 +413,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: PayoutRequest) -> Result<Valu
             description: request.description,
             statement_descriptor: request.statement_descriptor,
             metadata: meta,
+            platform_pays: super::charges::platform_pays_fees(&account),
         },
     )
 }
@@ -517,6 +588,17 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since 1970-01-01 of a civil date (the inverse of `civil_from_days`).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -629,6 +711,9 @@ pub fn sweep(
                 ),
                 statement_descriptor: None,
                 metadata: Metadata::new(),
+                platform_pays: account.controller["fees"]["payer"]
+                    .as_str()
+                    .is_some_and(|payer| payer.starts_with("application")),
             },
         )?;
         let payout_id = payout["id"].as_str().unwrap_or_default().to_string();
@@ -729,6 +814,10 @@ mod tests {
         // 2026-11-26
         assert_eq!(civil_from_days(20_783), (2026, 11, 26));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        for days in [0, 11_016, 20_783, -1, 59, 60] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]

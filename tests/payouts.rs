@@ -1,0 +1,149 @@
+//! Payouts and negative balances over HTTP against both stores, where the conformance suite
+//! cannot reach: an account whose losses the operator carries (`controller.losses.payments =
+//! stripe`) is onboarded by Stripe, so this test accepts its terms of service in the store.
+
+mod common;
+
+use common::TestApp;
+use serde_json::Value;
+
+const DAY: i64 = 86_400;
+
+/// A US individual verified with Stripe's test values (the terms are accepted separately).
+const VERIFIED_INDIVIDUAL: &str = "individual[first_name]=Jenny&individual[last_name]=Rosen\
+    &individual[email]=jenny%40example.com&individual[phone]=0000000000\
+    &individual[dob][day]=1&individual[dob][month]=1&individual[dob][year]=1901\
+    &individual[address][line1]=address_full_match&individual[address][city]=San+Francisco\
+    &individual[address][state]=CA&individual[address][postal_code]=94111\
+    &individual[address][country]=US\
+    &individual[id_number]=000000000&individual[ssn_last_4]=0000\
+    &business_profile[mcc]=5734&business_profile[url]=https%3A%2F%2Fexample.com\
+    &external_account=btok_us_verified";
+
+fn usd(balance: &Value, side: &str) -> i64 {
+    balance[side]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["currency"] == "usd")
+        .map(|entry| entry["amount"].as_i64().unwrap())
+        .sum()
+}
+
+async fn available(app: &TestApp, headers: &[(&str, &str)]) -> i64 {
+    usd(app.get("/v1/balance", headers).await.ok(), "available")
+}
+
+async fn clock_now(app: &TestApp) -> i64 {
+    app.get("/v1/test_helpers/clock", &[]).await.ok()["now"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn advance_to_next_midnight(app: &TestApp) {
+    let target = (clock_now(app).await / DAY + 1) * DAY + 60;
+    app.post(
+        "/v1/test_helpers/clock/advance",
+        &format!("to={target}"),
+        &[],
+    )
+    .await
+    .ok();
+}
+
+/// A standard account (Stripe collects, the operator carries losses) made ready for payments.
+async fn operator_liable_account(app: &TestApp) -> String {
+    let account = app
+        .account(&format!(
+            "type=standard&country=US&business_type=individual&{VERIFIED_INDIVIDUAL}"
+        ))
+        .await;
+    assert_eq!(account["controller"]["losses"]["payments"], "stripe");
+    let id = account["id"].as_str().unwrap().to_string();
+    // What the account holder would do on Stripe's hosted onboarding: accept the terms.
+    let store = app.store.clone().expect("the store");
+    let target = id.clone();
+    store
+        .write(move |tx| -> Result<(), sluice::store::StoreError> {
+            let doc = tx.get(&target)?.expect("the account");
+            let mut body: Value = serde_json::from_str(&doc.body).unwrap();
+            body["tos_acceptance"]["date"] = Value::from(1_700_000_000);
+            body["tos_acceptance"]["ip"] = Value::from("127.0.0.1");
+            tx.update(&target, &body.to_string(), false)
+        })
+        .await
+        .expect("accept the terms");
+    let refreshed = app
+        .post(
+            &format!("/v1/accounts/{id}"),
+            // Without a bank debit, what the account owes falls to the operator.
+            "metadata[ready]=yes&settings[payouts][debit_negative_balances]=false",
+            &[],
+        )
+        .await;
+    let refreshed = refreshed.ok();
+    assert_eq!(refreshed["charges_enabled"], true, "{refreshed}");
+    assert_eq!(refreshed["payouts_enabled"], true, "{refreshed}");
+    id
+}
+
+async fn operator_covers_what_a_stripe_liable_account_owes(app: TestApp) {
+    let acct = operator_liable_account(&app).await;
+    let on_account = [("stripe-account", acct.as_str())];
+    let intent = app
+        .post(
+            "/v1/payment_intents",
+            "amount=2000&currency=usd&payment_method=pm_card_bypassPending&confirm=true",
+            &on_account,
+        )
+        .await;
+    let intent = intent.ok()["id"].as_str().unwrap().to_string();
+    let platform_before = available(&app, &[]).await;
+    // The daily payout takes everything available.
+    advance_to_next_midnight(&app).await;
+    assert_eq!(available(&app, &on_account).await, 0);
+    app.post(
+        "/v1/refunds",
+        &format!("payment_intent={intent}"),
+        &on_account,
+    )
+    .await
+    .ok();
+    assert_eq!(available(&app, &on_account).await, -2000);
+    let balance = app.get("/v1/balance", &[]).await;
+    assert_eq!(
+        usd(balance.ok(), "connect_reserved"),
+        0,
+        "not the platform's loss"
+    );
+    advance_to_next_midnight(&app).await;
+    assert_eq!(available(&app, &on_account).await, 0);
+    let covered = app
+        .get("/v1/balance_transactions?type=adjustment", &on_account)
+        .await;
+    let amounts: Vec<i64> = covered.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|txn| txn["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![2000]);
+    assert_eq!(available(&app, &[]).await, platform_before);
+    // The operator's loss account carries it, and the ledger still balances.
+    let store = app.store.clone().expect("the store");
+    let (problems, losses) = store
+        .read(|tx| -> Result<_, sluice::store::StoreError> {
+            let losses: i64 = tx
+                .balance("operator:losses", false)?
+                .iter()
+                .map(|slice| slice.amount)
+                .sum();
+            Ok((tx.verify_ledger()?, losses))
+        })
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(losses, -2000);
+}
+
+store_tests!(operator_covers_what_a_stripe_liable_account_owes);
