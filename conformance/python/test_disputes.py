@@ -202,11 +202,19 @@ def test_dispute_on_direct_charge_debits_the_connected_account(fee_paying_accoun
     assert_withdrawal(dp.balance_transactions[0], 1000, dp.id)
     # the dispute lives on the connected account
     expect_error(stripe.InvalidRequestError, stripe.Dispute.retrieve, dp.id, status=404, code="resource_missing")
-    assert_delta(w.delta(acct), "connected account", total=1000 - stripe_fee(1000) - 1000 - DISPUTE_FEE)
-    assert_delta(w.delta(None), "platform", total=0)
+    short = 1000 - stripe_fee(1000) - 1000 - DISPUTE_FEE
+    assert_delta(w.delta(acct), "connected account", total=short)
+    # The platform carries this account's losses: it reserves what the account is short of.
+    platform = w.delta(None)
+    assert_delta(platform, "platform", total=short)
+    assert platform.connect_reserved.get("usd", 0) == -short
 
     # won on the account: reinstated there
     stripe.Dispute.modify(dp.id, evidence={"uncategorized_text": "winning_evidence"}, submit=True, stripe_account=acct)
     done = wait_status(dp.id, "won", account=acct)
     assert_reinstatement(done.balance_transactions[1], 1000, dp.id)
     assert_delta(w.delta(acct), "connected account", total=1000 - stripe_fee(1000))
+    # Won: the account is whole again and the reserve goes back to the platform.
+    platform = w.delta(None)
+    assert_delta(platform, "platform", total=0)
+    assert platform.connect_reserved.get("usd", 0) == 0

@@ -193,9 +193,13 @@ def test_direct_charge_refund_keeps_the_application_fee(fee_paying_account):
     r = stripe.Refund.create(payment_intent=pi.id, stripe_account=acct)
     assert_refund(r, 1000, ch.id)
     assert stripe.ApplicationFee.retrieve(fee.id).amount_refunded == 0
-    # the account refunds 1000 after receiving 1000 - 59 - 200: it is 259 short
-    assert_delta(w.delta(acct), "connected account", total=-stripe_fee(1000) - 200)
-    assert_delta(w.delta(None), "platform", total=200)
+    # the account refunds 1000 after receiving 1000 - 59 - 200: it is 259 short, which the
+    # platform (liable for its losses) holds in its Connect reserve
+    short = -stripe_fee(1000) - 200
+    assert_delta(w.delta(acct), "connected account", total=short)
+    platform = w.delta(None)
+    assert_delta(platform, "platform", total=200 + short)
+    assert platform.connect_reserved.get("usd", 0) == -short
 
 
 def test_refund_fail_card_refund_fails_after_succeeding():
