@@ -6,6 +6,7 @@
 pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_alloc;
 
 use std::sync::Arc;
 

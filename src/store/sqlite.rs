@@ -69,6 +69,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 impl SqliteStore {
     pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+        super::sqlite_alloc::install();
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join("sluice.db");
