@@ -146,72 +146,133 @@ struct NewPayout<'a> {
     platform_pays: bool,
 }
 
-/// The operator's Connect fees for a payout to an account whose fees the platform pays: a fee
-/// per payout, and the monthly active-account fee with the account's first payout of a month.
-fn charge_connect_fees(
-    tx: &mut dyn Tx,
-    ctx: &Ctx,
-    account: &str,
-    payout: &str,
-    amount: i64,
-    currency: &str,
-) -> Result<()> {
-    let platform = ctx.scope.platform.clone();
-    let mut fees = vec![(
-        ctx.pricing.connect_payout_fee(amount, currency),
-        format!("Connect payout fee: {payout} to {account}"),
-    )];
-    let (year, month, _) = civil_from_days(ctx.now.div_euclid(DAY_SECONDS));
-    let month_start = days_from_civil(year, month, 1) * DAY_SECONDS;
-    let scope = Scope {
-        platform: platform.clone(),
-        account: account.to_string(),
-        livemode: ctx.scope.livemode,
-    };
-    let this_month = tx.list(&ListQuery {
-        objects: &[PAYOUT],
-        scope: &scope,
-        parent: None,
-        created: crate::store::CreatedRange {
-            gte: Some(month_start),
-            ..Default::default()
-        },
-        filters: &[],
-        cursor: Cursor::First,
-        limit: 2,
-    })?;
-    if this_month.len() <= 1 {
-        fees.push((
-            ctx.pricing.connect_active_account_fee(currency),
-            format!("Connect active account fee: {account}, {year}-{month:02}"),
-        ));
-    }
-    for (fee, description) in fees {
-        if fee <= 0 {
-            continue;
-        }
-        let mut movement = Movement::new(ctx, currency);
-        movement.account(
-            ctx,
-            Entry {
-                account: &platform,
-                txn_type: "stripe_fee",
-                amount: -fee,
-                fee_details: Vec::new(),
-                source: None,
-                available_on: ctx.now,
-                description: Some(description),
-                payout: None,
-            },
-        );
-        movement.operator(operator::CONNECT_FEES, fee);
-        movement.commit(tx, ctx)?;
-    }
-    Ok(())
+/// The operator's Connect fees the platform owes for payouts to accounts whose fees it pays: a
+/// fee per payout, and the monthly active-account fee with an account's first payout of a
+/// month. A scheduled run adds up its payouts' fees and charges them once per currency; a payout
+/// made by hand is charged on its own.
+#[derive(Debug, Default)]
+pub struct ConnectFees {
+    by_currency: Vec<ConnectFeeTotals>,
 }
 
-/// Writes a payout, takes its money from the balance, and sets its lifecycle timers.
-fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout) -> Result<Value> {
+#[derive(Debug)]
+struct ConnectFeeTotals {
+    currency: String,
+    payout_fees: i64,
+    payouts: Vec<(String, String)>,
+    active_fees: i64,
+    active_accounts: Vec<String>,
+}
+
+impl ConnectFees {
+    fn add(
+        &mut self,
+        tx: &mut dyn Tx,
+        ctx: &Ctx,
+        account: &str,
+        payout: &str,
+        amount: i64,
+        currency: &str,
+    ) -> Result<()> {
+        let (year, month, _) = civil_from_days(ctx.now.div_euclid(DAY_SECONDS));
+        let month_start = days_from_civil(year, month, 1) * DAY_SECONDS;
+        let scope = Scope {
+            platform: ctx.scope.platform.clone(),
+            account: account.to_string(),
+            livemode: ctx.scope.livemode,
+        };
+        // The payout itself is already written: a second one means not the month's first.
+        let first_of_month = tx
+            .list(&ListQuery {
+                objects: &[PAYOUT],
+                scope: &scope,
+                parent: None,
+                created: crate::store::CreatedRange {
+                    gte: Some(month_start),
+                    ..Default::default()
+                },
+                filters: &[],
+                cursor: Cursor::First,
+                limit: 2,
+            })?
+            .len()
+            <= 1;
+        let index = match self.by_currency.iter().position(|t| t.currency == currency) {
+            Some(index) => index,
+            None => {
+                self.by_currency.push(ConnectFeeTotals {
+                    currency: currency.to_string(),
+                    payout_fees: 0,
+                    payouts: Vec::new(),
+                    active_fees: 0,
+                    active_accounts: Vec::new(),
+                });
+                self.by_currency.len() - 1
+            }
+        };
+        let totals = &mut self.by_currency[index];
+        totals.payout_fees += ctx.pricing.connect_payout_fee(amount, currency);
+        totals
+            .payouts
+            .push((payout.to_string(), account.to_string()));
+        if first_of_month {
+            totals.active_fees += ctx.pricing.connect_active_account_fee(currency);
+            totals.active_accounts.push(account.to_string());
+        }
+        Ok(())
+    }
+
+    /// Charges what was added to the platform (`stripe_fee` balance transactions).
+    pub fn charge(self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<()> {
+        let platform = ctx.scope.platform.clone();
+        let (year, month, day) = civil_from_days(ctx.now.div_euclid(DAY_SECONDS));
+        for totals in self.by_currency {
+            let payout_fee = match totals.payouts.as_slice() {
+                [(payout, account)] => format!("Connect payout fee: {payout} to {account}"),
+                many => format!(
+                    "Connect payout fees: {} payouts on {year}-{month:02}-{day:02}",
+                    many.len()
+                ),
+            };
+            let active_fee = match totals.active_accounts.as_slice() {
+                [account] => format!("Connect active account fee: {account}, {year}-{month:02}"),
+                many => format!(
+                    "Connect active account fees: {} accounts, {year}-{month:02}",
+                    many.len()
+                ),
+            };
+            for (fee, description) in [
+                (totals.payout_fees, payout_fee),
+                (totals.active_fees, active_fee),
+            ] {
+                if fee <= 0 {
+                    continue;
+                }
+                let mut movement = Movement::new(ctx, &totals.currency);
+                movement.account(
+                    ctx,
+                    Entry {
+                        account: &platform,
+                        txn_type: "stripe_fee",
+                        amount: -fee,
+                        fee_details: Vec::new(),
+                        source: None,
+                        available_on: ctx.now,
+                        description: Some(description),
+                        payout: None,
+                    },
+                );
+                movement.operator(operator::CONNECT_FEES, fee);
+                movement.commit(tx, ctx)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a payout, takes its money from the balance, sets its lifecycle timers, and adds the
+/// Connect fees it costs the platform to `fees`.
+fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> Result<Value> {
     let id = ids::new_id("po");
     let fee = match new.method {
         Method::Instant => instant_fee(ctx, new.amount),
@@ -318,7 +379,7 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout) -> Result<Value> {
     }
     tx.timer_add(&timer(TIMER_SETTLE, arrival_date))?;
     if new.platform_pays && new.amount > 0 && new.account != ctx.scope.platform {
-        charge_connect_fees(tx, ctx, new.account, &id, new.amount, new.currency)?;
+        fees.add(tx, ctx, new.account, &id, new.amount, new.currency)?;
     }
     Ok(payout)
 }
@@ -400,7 +461,8 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: PayoutRequest) -> Result<Valu
     }
     let mut meta = Metadata::new();
     metadata::apply(&mut meta, request.metadata)?;
-    open(
+    let mut fees = ConnectFees::default();
+    let payout = open(
         tx,
         ctx,
         NewPayout {
@@ -415,7 +477,10 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: PayoutRequest) -> Result<Valu
             metadata: meta,
             platform_pays: super::charges::platform_pays_fees(&account),
         },
-    )
+        &mut fees,
+    )?;
+    fees.charge(tx, ctx)?;
+    Ok(payout)
 }
 
 fn load_doc(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
@@ -626,6 +691,7 @@ pub fn sweep(
     ctx: &Ctx,
     account: &Payee,
     sweep_after: &str,
+    fees: &mut ConnectFees,
 ) -> Result<SweepOutcome> {
     let mut outcome = SweepOutcome::default();
     let scope = Scope {
@@ -715,6 +781,7 @@ pub fn sweep(
                     .as_str()
                     .is_some_and(|payer| payer.starts_with("application")),
             },
+            fees,
         )?;
         let payout_id = payout["id"].as_str().unwrap_or_default().to_string();
         for id in &ids {

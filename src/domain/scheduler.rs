@@ -76,6 +76,7 @@ fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Re
     let platform = base.scope.platform.clone();
     let livemode = base.scope.livemode;
     let mut after = String::new();
+    let mut fees = payouts::ConnectFees::default();
     loop {
         let page = tx.payout_candidates_due(&platform, livemode, day, &after, BATCH)?;
         for (id, sweep_after) in &page {
@@ -99,13 +100,14 @@ fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Re
                 }
                 continue;
             }
-            let outcome = payouts::sweep(tx, &ctx, &payee, sweep_after)?;
+            let outcome = payouts::sweep(tx, &ctx, &payee, sweep_after, &mut fees)?;
             report.payouts_created += outcome.payouts;
             report.negative_balances_covered += outcome.covered;
         }
         match page.last() {
             Some((last, _)) if page.len() == BATCH => after = last.clone(),
-            _ => return Ok(()),
+            _ => break,
         }
     }
+    fees.charge(tx, &Ctx::system(base, &platform, day))
 }
