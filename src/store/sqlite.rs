@@ -98,10 +98,18 @@ impl SqliteStore {
             .name("sluice-checkpoint".into())
             .spawn(move || run_checkpoints(checkpointer))
             .context("cannot start the checkpoint thread")?;
+        // The syncer makes each commit durable before it is acknowledged (see `run_syncer`).
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        let (committed, to_sync) = crossbeam_channel::unbounded::<Vec<super::Deliver>>();
+        let wal_path = dir.join("sluice.db-wal");
+        std::thread::Builder::new()
+            .name("sluice-syncer".into())
+            .spawn(move || run_syncer(wal_path, to_sync))
+            .context("cannot start the WAL sync thread")?;
         let (queue, jobs) = crossbeam_channel::unbounded::<WriteJob>();
         std::thread::Builder::new()
             .name("sluice-writer".into())
-            .spawn(move || run_writer(writer, jobs))
+            .spawn(move || run_writer(writer, jobs, committed))
             .context("cannot start the writer thread")?;
         Ok(SqliteStore {
             path,
@@ -164,7 +172,36 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_writer(conn: Connection, jobs: Receiver<WriteJob>) {
+/// Answers committed batches once the WAL holding them is on disk. The writer commits without
+/// waiting for the disk (`synchronous=NORMAL`) and goes on with the next batch while this thread
+/// syncs: no command is acknowledged before its commit is durable, as with `synchronous=FULL`,
+/// but the writer no longer sits idle through every fsync.
+fn run_syncer(wal_path: PathBuf, committed: Receiver<Vec<super::Deliver>>) {
+    let mut wal: Option<std::fs::File> = None;
+    let mut waiting: Vec<super::Deliver> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = committed.recv() {
+        waiting.extend(first);
+        while let Ok(more) = committed.try_recv() {
+            waiting.extend(more);
+        }
+        if wal.is_none() {
+            wal = std::fs::File::open(&wal_path).ok();
+        }
+        let synced = match &wal {
+            Some(file) => file.sync_data().map_err(|error| error.to_string()),
+            None => Err(format!("cannot open {}", wal_path.display())),
+        };
+        let failure = synced.err().map(|error| {
+            tracing::error!(%error, "cannot sync the write-ahead log; the batch is not acknowledged");
+            StoreError::Sqlite(format!("the write-ahead log could not be synced: {error}"))
+        });
+        for deliver in waiting.drain(..) {
+            deliver(failure.clone());
+        }
+    }
+}
+
+fn run_writer(conn: Connection, jobs: Receiver<WriteJob>, synced: Sender<Vec<super::Deliver>>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut deliveries = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
@@ -192,9 +229,16 @@ fn run_writer(conn: Connection, jobs: Receiver<WriteJob>) {
         if let Err(error) = &outcome {
             tracing::error!(%error, "group commit failed; the batch is rolled back");
             let _ = conn.execute_batch("ROLLBACK");
+            for deliver in deliveries.drain(..) {
+                deliver(outcome.clone().err());
+            }
+            continue;
         }
-        for deliver in deliveries.drain(..) {
-            deliver(outcome.clone().err());
+        let committed = std::mem::replace(&mut deliveries, Vec::with_capacity(MAX_BATCH));
+        if let Err(unsent) = synced.send(committed) {
+            for deliver in unsent.0 {
+                deliver(Some(StoreError::Closed));
+            }
         }
     }
 }
