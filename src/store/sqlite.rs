@@ -1,7 +1,8 @@
 //! The embedded store. One writer thread owns the only write connection: it takes every queued
-//! command, runs each in its own SAVEPOINT, commits the whole batch with one fsync and only then
-//! answers each caller, so throughput is not capped by the disk's fsync rate. Readers use their
-//! own connections (WAL lets them run beside the writer).
+//! command, runs each in its own SAVEPOINT and commits the whole batch; a syncer thread makes
+//! the batch's WAL durable with one fsync and only then answers each caller, while the writer
+//! already runs the next batch. Throughput is not capped by the disk's fsync rate. Readers use
+//! their own connections (WAL lets them run beside the writer).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
