@@ -62,6 +62,7 @@ pub struct Published {
     pub livemode: bool,
     /// The connected account it happened in; none for the platform's own events.
     pub account: Option<String>,
+    pub event_type: &'static str,
     /// The event JSON, as `/v1/events/{id}` shows it at creation.
     pub body: Arc<str>,
 }
@@ -231,6 +232,11 @@ impl Recorder {
         }
     }
 
+    /// This command queued `rows` outbox rows outside `record` (a resend).
+    pub fn queued(&self, rows: u64) {
+        self.outbox_rows.fetch_add(rows, Ordering::SeqCst);
+    }
+
     /// A webhook endpoint was created, changed or deleted by this command.
     pub fn endpoints_changed(&self) {
         self.hub.invalidate_routes();
@@ -397,6 +403,7 @@ fn emit(
             platform: platform.clone(),
             livemode: ctx.scope.livemode,
             account: connected.then(|| account.to_string()),
+            event_type,
             body: Arc::from(body),
         });
     }

@@ -198,7 +198,7 @@ pub fn resend(tx: &mut dyn Tx, ctx: &Ctx, event_id: &str, endpoint_id: &str) -> 
     let pending = event["pending_webhooks"].as_i64().unwrap_or(0) + 1;
     event["pending_webhooks"] = Value::from(pending);
     docs::save(tx, event_id, &event)?;
-    ctx.events.hub().wake_dispatcher();
+    ctx.events.queued(1);
     Ok(event)
 }
 

@@ -82,6 +82,7 @@ pub struct CreatedRange {
 pub enum FieldValue {
     Text(String),
     Bool(bool),
+    Int(i64),
     /// Any of these texts (`types[]` on events).
     AnyText(Vec<String>),
 }

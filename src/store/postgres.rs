@@ -535,6 +535,7 @@ impl Tx for PgTx<'_, '_> {
             let text = match value {
                 FieldValue::Text(text) => text.clone(),
                 FieldValue::Bool(flag) => flag.to_string(),
+                FieldValue::Int(number) => number.to_string(),
                 FieldValue::AnyText(texts) => {
                     let path = path.replace('.', ",");
                     bind(

@@ -342,6 +342,7 @@ impl Tx for SqliteTx<'_> {
                 FieldValue::Text(text) => SqlValue::Text(text.clone()),
                 // json_extract gives JSON booleans as 1 and 0.
                 FieldValue::Bool(flag) => SqlValue::Integer(*flag as i64),
+                FieldValue::Int(number) => SqlValue::Integer(*number),
                 FieldValue::AnyText(texts) => {
                     // JSON text of the choices, matched with json_each: one bound parameter
                     // whatever their number.
