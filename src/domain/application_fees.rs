@@ -7,7 +7,7 @@ use super::docs::{self, NewDoc};
 use super::ledger::{Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::{APPLICATION_FEE, FEE_REFUND};
-use super::{Ctx, Error, Result};
+use super::{events, Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -158,6 +158,8 @@ pub fn refund_fee(
     fee["amount_refunded"] = Value::from(refunded + amount);
     fee["refunded"] = Value::Bool(refunded + amount == total);
     docs::save(tx, id, &fee)?;
+    let platform = ctx.scope.platform.as_str();
+    events::record_in(tx, ctx, Some(platform), "application_fee.refunded", &fee, None)?;
     Ok(refund)
 }
 
