@@ -50,6 +50,8 @@ pub struct Config {
     pub timeout_ms: u64,
     pub per_endpoint: usize,
     pub max_in_flight: usize,
+    /// Continuous failure for this many schedule units disables an endpoint.
+    pub disable_after_units: i64,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             timeout_ms: 10_000,
             per_endpoint: 4,
             max_in_flight: 64,
+            disable_after_units: DISABLE_AFTER_UNITS,
         }
     }
 }
@@ -74,7 +77,7 @@ impl Config {
     }
 
     fn disable_after_ms(&self) -> i64 {
-        DISABLE_AFTER_UNITS * self.retry_base_ms as i64
+        self.disable_after_units * self.retry_base_ms as i64
     }
 
     fn poll(&self) -> Duration {
@@ -180,12 +183,19 @@ impl Dispatcher {
                 if state.rows.len() >= self.config.max_in_flight {
                     break;
                 }
-                let running = state.per_endpoint.get(&entry.endpoint).copied().unwrap_or(0);
+                let running = state
+                    .per_endpoint
+                    .get(&entry.endpoint)
+                    .copied()
+                    .unwrap_or(0);
                 if state.rows.contains(&entry.id) || running >= self.config.per_endpoint {
                     continue;
                 }
                 state.rows.insert(entry.id.clone());
-                *state.per_endpoint.entry(entry.endpoint.clone()).or_default() += 1;
+                *state
+                    .per_endpoint
+                    .entry(entry.endpoint.clone())
+                    .or_default() += 1;
             }
             let dispatcher = self.clone();
             tokio::spawn(async move {
@@ -279,7 +289,10 @@ impl Dispatcher {
         let signature = signature_header(&target.secret, timestamp, &target.body);
         let request = hyper::Request::post(target.url.as_str())
             .header("content-type", "application/json; charset=utf-8")
-            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
             .header("stripe-signature", signature)
             .body(Full::new(Bytes::from(target.body.clone())))
             .map_err(|e| format!("invalid request: {e}"))?;
@@ -304,10 +317,7 @@ impl Dispatcher {
         };
         match tokio::time::timeout(Duration::from_millis(self.config.timeout_ms), exchange).await {
             Ok(result) => result,
-            Err(_) => Err(format!(
-                "timed out after {} ms",
-                self.config.timeout_ms
-            )),
+            Err(_) => Err(format!("timed out after {} ms", self.config.timeout_ms)),
         }
     }
 }

@@ -28,7 +28,9 @@ const MAX_TYPES: usize = 20;
 async fn list(State(app): State<Arc<App>>, mut request: ApiRequest) -> Reply {
     let mut page = list::page_request(&mut request.params)?;
     let params = &mut request.params;
-    let single = params.bounded_string("type", 5000)?.filter(|t| !t.is_empty());
+    let single = params
+        .bounded_string("type", 5000)?
+        .filter(|t| !t.is_empty());
     let several = params.string_list("types")?.filter(|t| !t.is_empty());
     match (single, several) {
         (Some(_), Some(_)) => {
@@ -53,8 +55,7 @@ async fn list(State(app): State<Arc<App>>, mut request: ApiRequest) -> Reply {
                 )
                 .with_param("types"));
             }
-            page.filters
-                .push(("type", FieldValue::AnyText(several)));
+            page.filters.push(("type", FieldValue::AnyText(several)));
         }
         (None, None) => {}
     }

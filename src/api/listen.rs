@@ -103,7 +103,9 @@ async fn listen(
         "platform": platform,
     }));
     if sender.send(first).await.is_err() {
-        return Err(ApiError::internal("the listen stream closed before it started"));
+        return Err(ApiError::internal(
+            "the listen stream closed before it started",
+        ));
     }
     tokio::spawn(async move {
         let mut heartbeat =

@@ -194,7 +194,9 @@ async fn delete(
     common::check_id(&id)?;
     request.finish_params()?;
     Ok(app
-        .write(request, move |tx, ctx| webhook_endpoints::delete(tx, ctx, &id))
+        .write(request, move |tx, ctx| {
+            webhook_endpoints::delete(tx, ctx, &id)
+        })
         .await)
 }
 

@@ -1032,7 +1032,14 @@ pub fn update_person(
     persons::public_view(&mut person_before);
     persons::public_view(&mut person_after);
     if let Some(previous) = events::previous_attributes(&person_before, &person_after) {
-        person_event(tx, ctx, account, "person.updated", person_after, Some(previous))?;
+        person_event(
+            tx,
+            ctx,
+            account,
+            "person.updated",
+            person_after,
+            Some(previous),
+        )?;
     }
     save_and_record(tx, ctx, &before, &holder)?;
     Ok(person)

@@ -159,7 +159,14 @@ pub fn refund_fee(
     fee["refunded"] = Value::Bool(refunded + amount == total);
     docs::save(tx, id, &fee)?;
     let platform = ctx.scope.platform.as_str();
-    events::record_in(tx, ctx, Some(platform), "application_fee.refunded", &fee, None)?;
+    events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "application_fee.refunded",
+        &fee,
+        None,
+    )?;
     Ok(refund)
 }
 

@@ -434,7 +434,14 @@ fn store_application_fee(
         &fee,
     )?;
     let platform = ctx.scope.platform.as_str();
-    super::events::record_in(tx, ctx, Some(platform), "application_fee.created", &fee, None)
+    super::events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "application_fee.created",
+        &fee,
+        None,
+    )
 }
 
 /// What `POST /v1/charges/{id}` may change.

@@ -11,9 +11,7 @@ use super::ledger::{operator, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::proportion;
 use super::objects::{CHARGE, PAYMENT_INTENT, REFUND};
-use super::{
-    application_fees, disputes, events, payment_methods, transfers, Ctx, Error, Result,
-};
+use super::{application_fees, disputes, events, payment_methods, transfers, Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 

@@ -487,7 +487,14 @@ pub fn reverse_transfer(
     transfer["reversed"] = Value::Bool(reversed + amount == total);
     docs::save(tx, id, &transfer)?;
     let platform = ctx.scope.platform.as_str();
-    events::record_in(tx, ctx, Some(platform), "transfer.reversed", &transfer, None)?;
+    events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "transfer.reversed",
+        &transfer,
+        None,
+    )?;
     Ok(reversal)
 }
 
