@@ -352,8 +352,8 @@ mod tests {
         let created = 0;
         assert_eq!(config.next_attempt_ms(1, created, 0), Some(5 * 60_000));
         assert_eq!(config.next_attempt_ms(2, created, 0), Some(30 * 60_000));
-        assert_eq!(config.next_attempt_ms(20, created, 0), Some(24 * 3600_000));
-        let late = 3 * 24 * 3600_000 - 60_000;
+        assert_eq!(config.next_attempt_ms(20, created, 0), Some(24 * 3_600_000));
+        let late = 3 * 24 * 3_600_000 - 60_000;
         assert_eq!(config.next_attempt_ms(20, created, late), None);
     }
 }

@@ -182,7 +182,7 @@ async fn payment_events_follow_stripes_sequence(app: TestApp) {
         ["payment_intent.succeeded", "charge.captured"]
     );
     app.post(
-        &format!("/v1/refunds"),
+        "/v1/refunds",
         &format!("payment_intent={id}&amount=100"),
         &[],
     )

@@ -67,9 +67,12 @@ pub struct Published {
     pub body: Arc<str>,
 }
 
+/// A platform and a mode (live or test).
+type RoutesKey = (String, bool);
+
 /// Shared by every request: the cache of webhook endpoints and the feeds of committed events.
 pub struct Hub {
-    routes: RwLock<HashMap<(String, bool), Arc<Vec<Route>>>>,
+    routes: RwLock<HashMap<RoutesKey, Arc<Vec<Route>>>>,
     /// Bumped on every endpoint change, so a reload that raced a change is not cached.
     generation: AtomicU64,
     feed: tokio::sync::broadcast::Sender<Arc<Published>>,
