@@ -555,7 +555,7 @@ async fn resend_queues_an_event_again(app: TestApp) {
         Some("webhook_endpoint"),
     );
     app.post(
-        &format!("/v1/sluice/events/evt_nope/resend"),
+        "/v1/sluice/events/evt_nope/resend",
         &format!("webhook_endpoint={hook_id}"),
         &[],
     )
