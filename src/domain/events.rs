@@ -386,6 +386,8 @@ fn emit(
     event.insert("type".into(), Value::from(event_type));
     let event = Value::Object(event);
     let body = docs::to_json(&event)?;
+    // Only a listen stream reads the body after commit: copy it only while one is open.
+    let streamed = (ctx.events.hub.feed.receiver_count() > 0).then(|| body.clone());
     tx.insert(&crate::store::Document {
         id: id.clone(),
         object: EVENT,
@@ -395,11 +397,14 @@ fn emit(
         created: ctx.now,
         parent: None,
         deleted: false,
-        body: body.clone(),
+        body,
     })?;
     if pending > 0 {
         ctx.events.outbox_rows.fetch_add(pending, Ordering::SeqCst);
     }
+    let Some(event_body) = streamed else {
+        return Ok(());
+    };
     if let Ok(mut recorded) = ctx.events.recorded.lock() {
         recorded.push(Published {
             id,
@@ -407,7 +412,7 @@ fn emit(
             livemode: ctx.scope.livemode,
             account: connected.then(|| account.to_string()),
             event_type,
-            body: Arc::from(body),
+            body: Arc::from(event_body),
         });
     }
     Ok(())
