@@ -29,7 +29,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 
 use crate::domain::events::{self, Hub};
-use crate::domain::webhook_endpoints::{self, Outcome, Target};
+use crate::domain::webhook_endpoints::{self, Next, Outcome, Target};
 use crate::domain::Error;
 use crate::store::{DeliveryAttempt, OutboxEntry, Store};
 
@@ -220,16 +220,21 @@ impl Dispatcher {
 
     async fn attempt(&self, entry: OutboxEntry) -> Result<(), Error> {
         let lookup = entry.clone();
-        let target = self
+        let now_ms = events::wall_ms();
+        let next = self
             .store
-            .read(move |tx| webhook_endpoints::target(tx, &lookup))
+            .read(move |tx| webhook_endpoints::target(tx, &lookup, now_ms))
             .await?;
-        let Some(target) = target else {
-            let entry = entry.clone();
-            return self
-                .store
-                .write(move |tx| webhook_endpoints::abandon(tx, &entry))
-                .await;
+        let target = match next {
+            Next::Attempt(target) => target,
+            Next::Skip => return Ok(()),
+            Next::Abandon => {
+                let entry = entry.clone();
+                return self
+                    .store
+                    .write(move |tx| webhook_endpoints::abandon(tx, &entry))
+                    .await;
+            }
         };
         let attempted_ms = events::wall_ms();
         let started = Instant::now();

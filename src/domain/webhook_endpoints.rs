@@ -245,23 +245,38 @@ pub struct Target {
     pub body: String,
 }
 
-/// The endpoint and event of an outbox row, or `None` when the row has nothing left to do (the
-/// endpoint was deleted or disabled, or the event pruned): the caller drops it with `abandon`.
-pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry) -> Result<Option<Target>> {
+/// What to do with an outbox row the dispatcher picked.
+#[derive(Debug, Clone)]
+pub enum Next {
+    Attempt(Target),
+    /// Nothing left to do (the endpoint was deleted or disabled, or the event pruned): drop
+    /// the row with `abandon`.
+    Abandon,
+    /// The row changed since it was read (another attempt finished or rescheduled it): leave it.
+    Skip,
+}
+
+/// The endpoint and event of an outbox row as it stands now (`entry` may come from an older
+/// snapshot).
+pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry, now_ms: i64) -> Result<Next> {
+    match tx.outbox_get(&entry.id)? {
+        Some(current) if current.attempts == entry.attempts && current.next_attempt_ms <= now_ms => {}
+        _ => return Ok(Next::Skip),
+    }
     let Some(endpoint_doc) = tx.get(&entry.endpoint)? else {
-        return Ok(None);
+        return Ok(Next::Abandon);
     };
     if endpoint_doc.deleted {
-        return Ok(None);
+        return Ok(Next::Abandon);
     }
     let endpoint: WebhookEndpoint = docs::from_json(&endpoint_doc)?;
     if endpoint.status != "enabled" {
-        return Ok(None);
+        return Ok(Next::Abandon);
     }
     let Some(event) = tx.get(&entry.event)? else {
-        return Ok(None);
+        return Ok(Next::Abandon);
     };
-    Ok(Some(Target {
+    Ok(Next::Attempt(Target {
         url: endpoint.url,
         secret: endpoint.private.secret,
         body: event.body,
@@ -292,6 +307,10 @@ pub fn finish_attempt(
     let Some(current) = tx.outbox_get(&entry.id)? else {
         return Ok(());
     };
+    if current.attempts != entry.attempts {
+        // Another run of this row already recorded its attempt.
+        return Ok(());
+    }
     tx.delivery_insert(attempt)?;
     match outcome {
         Outcome::Delivered => {
