@@ -812,6 +812,10 @@ pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     load_for_update(tx, ctx, id)?;
     let stub = json!({"id": id, "object": ACCOUNT, "deleted": true});
     docs::mark_deleted(tx, id, &stub)?;
+    // The platform loses access to the account: Stripe tells Connect endpoints so.
+    let event_type = "account.application.deauthorized";
+    let application = json!({"id": ctx.scope.platform, "object": "application", "name": null});
+    events::record_in(tx, ctx, Some(id), event_type, &application, None)?;
     Ok(stub)
 }
 

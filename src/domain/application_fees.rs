@@ -188,7 +188,11 @@ pub fn update_refund(
     change: MetadataChange,
 ) -> Result<Value> {
     let mut refund = load_refund(tx, ctx, fee, id)?;
+    let before = refund.clone();
     metadata::apply_to_document(&mut refund, change)?;
     docs::save(tx, id, &refund)?;
+    let platform = Some(ctx.scope.platform.as_str());
+    let event_type = "application_fee.refund.updated";
+    events::record_update_in(tx, ctx, platform, event_type, &before, &refund)?;
     Ok(refund)
 }

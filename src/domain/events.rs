@@ -67,12 +67,12 @@ pub struct Published {
     pub body: Arc<str>,
 }
 
-/// A platform and a mode (live or test).
-type RoutesKey = (String, bool);
+/// A platform's endpoints per mode (`[test, live]`), once loaded.
+type ModeRoutes = [Option<Arc<Vec<Route>>>; 2];
 
 /// Shared by every request: the cache of webhook endpoints and the feeds of committed events.
 pub struct Hub {
-    routes: RwLock<HashMap<RoutesKey, Arc<Vec<Route>>>>,
+    routes: RwLock<HashMap<String, ModeRoutes>>,
     /// Bumped on every endpoint change, so a reload that raced a change is not cached.
     generation: AtomicU64,
     feed: tokio::sync::broadcast::Sender<Arc<Published>>,
@@ -129,15 +129,20 @@ impl Hub {
 
     /// The endpoints of a platform in one mode, from the cache or (once) from the store.
     fn routes(&self, tx: &mut dyn Tx, platform: &str, livemode: bool) -> Result<Arc<Vec<Route>>> {
-        let key = (platform.to_string(), livemode);
-        if let Some(found) = self.routes.read().ok().and_then(|r| r.get(&key).cloned()) {
+        let mode = usize::from(livemode);
+        let cached = self
+            .routes
+            .read()
+            .ok()
+            .and_then(|routes| routes.get(platform).and_then(|modes| modes[mode].clone()));
+        if let Some(found) = cached {
             return Ok(found);
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let loaded = Arc::new(load_routes(tx, platform, livemode)?);
         if let Ok(mut routes) = self.routes.write() {
             if self.generation.load(Ordering::SeqCst) == generation {
-                routes.insert(key, loaded.clone());
+                routes.entry(platform.to_string()).or_default()[mode] = Some(loaded.clone());
             }
         }
         Ok(loaded)
