@@ -236,6 +236,124 @@ async fn connected_account_events_carry_the_account(app: TestApp) {
     );
 }
 
+/// Everything a US individual needs to be verified with Stripe's test values.
+const VERIFIED_INDIVIDUAL: &str = "individual[first_name]=Jenny&individual[last_name]=Rosen\
+    &individual[email]=jenny%40example.com&individual[phone]=0000000000\
+    &individual[dob][day]=1&individual[dob][month]=1&individual[dob][year]=1901\
+    &individual[address][line1]=address_full_match&individual[address][city]=San+Francisco\
+    &individual[address][state]=CA&individual[address][postal_code]=94111\
+    &individual[address][country]=US\
+    &individual[id_number]=000000000&individual[ssn_last_4]=0000\
+    &business_profile[mcc]=5734&business_profile[url]=https%3A%2F%2Fexample.com\
+    &external_account=btok_us_verified\
+    &tos_acceptance[date]=1700000000&tos_acceptance[ip]=127.0.0.1";
+
+async fn connect_money_flows_record_their_events(app: TestApp) {
+    let account = app.custom_account().await;
+    let acct = account["id"].as_str().unwrap();
+    app.post(&format!("/v1/accounts/{acct}"), VERIFIED_INDIVIDUAL, &[])
+        .await
+        .ok();
+    let header = [("Stripe-Account", acct)];
+    // Verification changed the account and its capabilities, in the account.
+    let changed = types(&events(&app, "limit=100", &header).await).join(" ");
+    for expected in [
+        "account.updated",
+        "capability.updated",
+        "account.external_account.created",
+    ] {
+        assert!(
+            changed.contains(expected),
+            "{expected} missing from {changed}"
+        );
+    }
+
+    // A destination charge with an application fee: the fee and the transfer are the
+    // platform's events, around the charge.
+    let intent = app
+        .post(
+            "/v1/payment_intents",
+            &format!(
+                "amount=1000&currency=usd&payment_method=pm_card_createDispute&confirm=true\
+                 &application_fee_amount=123&transfer_data[destination]={acct}"
+            ),
+            &[],
+        )
+        .await;
+    let intent = intent.ok().clone();
+    let listed = events(&app, "limit=20", &[]).await;
+    let seen = types(&listed);
+    for expected in [
+        "payment_intent.created",
+        "application_fee.created",
+        "transfer.created",
+        "charge.succeeded",
+        "charge.dispute.created",
+        "charge.dispute.funds_withdrawn",
+        "payment_intent.succeeded",
+    ] {
+        assert!(seen.contains(&expected), "{expected} missing from {seen:?}");
+    }
+    let transfer = listed
+        .iter()
+        .find(|e| e["type"] == "transfer.created")
+        .unwrap();
+    assert_eq!(transfer["data"]["object"]["destination"], acct);
+    assert!(transfer.get("account").is_none());
+    let fee = listed
+        .iter()
+        .find(|e| e["type"] == "application_fee.created")
+        .unwrap();
+    assert_eq!(fee["data"]["object"]["amount"], 123);
+
+    // Disputes: evidence that wins reinstates the funds and closes the dispute.
+    let dispute = listed
+        .iter()
+        .find(|e| e["type"] == "charge.dispute.created")
+        .unwrap();
+    assert_eq!(dispute["data"]["object"]["charge"], intent["latest_charge"]);
+    let dispute_id = dispute["data"]["object"]["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/disputes/{dispute_id}"),
+        "evidence[uncategorized_text]=winning_evidence",
+        &[],
+    )
+    .await
+    .ok();
+    let after = types(&events(&app, "limit=3", &[]).await).join(" ");
+    for expected in [
+        "charge.dispute.updated",
+        "charge.dispute.funds_reinstated",
+        "charge.dispute.closed",
+    ] {
+        assert!(after.contains(expected), "{expected} missing from {after}");
+    }
+
+    // A refund that reverses the transfer and refunds the fee.
+    app.post(
+        "/v1/refunds",
+        &format!(
+            "payment_intent={}&reverse_transfer=true&refund_application_fee=true",
+            intent["id"].as_str().unwrap()
+        ),
+        &[],
+    )
+    .await
+    .ok();
+    let refunded = types(&events(&app, "limit=10", &[]).await).join(" ");
+    for expected in [
+        "transfer.reversed",
+        "application_fee.refunded",
+        "refund.created",
+        "charge.refunded",
+    ] {
+        assert!(
+            refunded.contains(expected),
+            "{expected} missing from {refunded}"
+        );
+    }
+}
+
 async fn list_filters_and_cursors(app: TestApp) {
     for n in 0..3 {
         app.customer(&format!("name=c{n}")).await;
@@ -332,6 +450,7 @@ store_tests!(
     customer_events_have_stripes_shape,
     payment_events_follow_stripes_sequence,
     connected_account_events_carry_the_account,
+    connect_money_flows_record_their_events,
     list_filters_and_cursors,
     events_older_than_thirty_days_are_pruned,
 );

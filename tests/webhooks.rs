@@ -700,6 +700,21 @@ async fn listen_streams_committed_events(app: TestApp) {
         }
     }
 
+    // Deleting a connected account tells its Connect listeners the platform lost access.
+    app.delete(&format!("/v1/accounts/{acct}"), &[]).await.ok();
+    loop {
+        let line = read_line(&mut body, &mut buffer).await;
+        if line["type"] == "account.application.deauthorized" {
+            assert_eq!(line["account"], acct);
+            let event: Value = serde_json::from_str(line["payload"].as_str().unwrap()).unwrap();
+            assert_eq!(event["data"]["object"]["object"], "application");
+            assert_eq!(event["data"]["object"]["id"], app.platform.as_str());
+            break;
+        }
+    }
+
+    let account = app.custom_account().await;
+    let acct = account["id"].as_str().unwrap();
     let refused = app
         .get("/v1/sluice/listen", &[("Stripe-Account", acct)])
         .await;

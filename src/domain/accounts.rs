@@ -493,7 +493,7 @@ fn apply(
         set_capability(tx, ctx, &account.id, &name, requested)?;
     }
     if let Some(input) = changes.external_account.take() {
-        external_accounts::create(
+        let external = external_accounts::create(
             tx,
             ctx,
             &account.id,
@@ -502,6 +502,8 @@ fn apply(
             false,
             None,
         )?;
+        let event_type = "account.external_account.created";
+        external_event(tx, ctx, &account.id, event_type, external)?;
     }
     Ok(())
 }

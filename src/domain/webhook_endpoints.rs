@@ -260,7 +260,8 @@ pub enum Next {
 /// snapshot).
 pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry, now_ms: i64) -> Result<Next> {
     match tx.outbox_get(&entry.id)? {
-        Some(current) if current.attempts == entry.attempts && current.next_attempt_ms <= now_ms => {}
+        Some(current)
+            if current.attempts == entry.attempts && current.next_attempt_ms <= now_ms => {}
         _ => return Ok(Next::Skip),
     }
     let Some(endpoint_doc) = tx.get(&entry.endpoint)? else {
