@@ -10,12 +10,14 @@
 //! events::record_in(tx, ctx, Some("acct_..."), "account.updated", &account, None)?;
 //! ```
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::docs::{self, PageRequest};
 use super::objects::{EVENT, WEBHOOK_ENDPOINT};
@@ -253,7 +255,7 @@ impl Recorder {
 }
 
 /// Records `event_type` for `object` (a resource after the change) in the account `ctx` acts in.
-pub fn record<T: Serialize + ?Sized>(
+pub fn record<T: Serialize + Any>(
     tx: &mut dyn Tx,
     ctx: &Ctx,
     event_type: &'static str,
@@ -264,7 +266,7 @@ pub fn record<T: Serialize + ?Sized>(
 
 /// Records a `*.updated` event with the old values of the top-level fields that changed; records
 /// nothing when nothing visible changed.
-pub fn record_update<B: Serialize + ?Sized, A: Serialize + ?Sized>(
+pub fn record_update<B: Serialize + Any, A: Serialize + Any>(
     tx: &mut dyn Tx,
     ctx: &Ctx,
     event_type: &'static str,
@@ -275,7 +277,7 @@ pub fn record_update<B: Serialize + ?Sized, A: Serialize + ?Sized>(
 }
 
 /// `record_update` for an event in `account` (see `record_in`).
-pub fn record_update_in<B: Serialize + ?Sized, A: Serialize + ?Sized>(
+pub fn record_update_in<B: Serialize + Any, A: Serialize + Any>(
     tx: &mut dyn Tx,
     ctx: &Ctx,
     account: Option<&str>,
@@ -283,17 +285,17 @@ pub fn record_update_in<B: Serialize + ?Sized, A: Serialize + ?Sized>(
     before: &B,
     after: &A,
 ) -> Result<()> {
-    let before = public_json(before)?;
-    let after = public_json(after)?;
+    let before = as_json(before)?;
+    let after = as_json(after)?;
     let Some(previous) = previous_attributes(&before, &after) else {
         return Ok(());
     };
-    emit(tx, ctx, account, event_type, after, Some(previous))
+    emit(tx, ctx, account, event_type, &after, Some(&previous))
 }
 
 /// Records an event in `account` (a connected account's id, or the platform's; `None`: the
 /// account `ctx` acts in), with `previous_attributes` when given.
-pub fn record_in<T: Serialize + ?Sized>(
+pub fn record_in<T: Serialize + Any>(
     tx: &mut dyn Tx,
     ctx: &Ctx,
     account: Option<&str>,
@@ -301,34 +303,93 @@ pub fn record_in<T: Serialize + ?Sized>(
     object: &T,
     previous: Option<Map<String, Value>>,
 ) -> Result<()> {
-    let object = public_json(object)?;
-    emit(tx, ctx, account, event_type, object, previous)
+    let object = as_json(object)?;
+    emit(tx, ctx, account, event_type, &object, previous.as_ref())
 }
 
-fn public_json<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
-    let mut value = serde_json::to_value(value)
-        .map_err(|e| Error::from(StoreError::Corrupt("event".into(), e.to_string())))?;
-    docs::strip_private(&mut value);
-    Ok(value)
+/// The resource as JSON: borrowed when it already is JSON (payments keep their documents as
+/// `Value`s, and cloning one costs as much as serialising it), converted otherwise. Its private
+/// part is left out when the event is written.
+fn as_json<T: Serialize + Any>(value: &T) -> Result<Cow<'_, Value>> {
+    if let Some(json) = (value as &dyn Any).downcast_ref::<Value>() {
+        return Ok(Cow::Borrowed(json));
+    }
+    serde_json::to_value(value)
+        .map(Cow::Owned)
+        .map_err(|e| Error::from(StoreError::Corrupt("event".into(), e.to_string())))
 }
 
-/// The top-level fields whose value differs, with their old values; `None` if none do.
+/// The top-level fields whose value differs, with their old values; `None` if none do. The
+/// private part never counts.
 pub fn previous_attributes(before: &Value, after: &Value) -> Option<Map<String, Value>> {
     let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
         return None;
     };
     let mut changed = Map::new();
     for (key, old) in before {
-        if after.get(key) != Some(old) {
+        if key != docs::PRIVATE && after.get(key) != Some(old) {
             changed.insert(key.clone(), old.clone());
         }
     }
     for key in after.keys() {
-        if !before.contains_key(key) {
+        if key != docs::PRIVATE && !before.contains_key(key) {
             changed.insert(key.clone(), Value::Null);
         }
     }
     (!changed.is_empty()).then_some(changed)
+}
+
+/// A resource as an event shows it: its top-level private part left out while serialising.
+struct Public<'a>(&'a Value);
+
+impl Serialize for Public<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(fields) = self.0.as_object() else {
+            return self.0.serialize(serializer);
+        };
+        let shown = fields.len() - usize::from(fields.contains_key(docs::PRIVATE));
+        let mut map = serializer.serialize_map(Some(shown))?;
+        for (key, value) in fields {
+            if key != docs::PRIVATE {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The stored event, in Stripe's member order, serialised in one pass.
+#[derive(Serialize)]
+struct EventBody<'a> {
+    id: &'a str,
+    object: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+    api_version: &'static str,
+    created: i64,
+    data: EventData<'a>,
+    livemode: bool,
+    pending_webhooks: u64,
+    request: EventRequest<'a>,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+}
+
+#[derive(Serialize)]
+struct EventData<'a> {
+    object: Public<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_attributes: Option<&'a Map<String, Value>>,
+}
+
+#[derive(Serialize)]
+struct EventRequest<'a> {
+    id: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
 }
 
 pub fn wall_ms() -> i64 {
@@ -343,8 +404,8 @@ fn emit(
     ctx: &Ctx,
     account: Option<&str>,
     event_type: &'static str,
-    object: Value,
-    previous: Option<Map<String, Value>>,
+    object: &Value,
+    previous: Option<&Map<String, Value>>,
 ) -> Result<()> {
     let platform = &ctx.scope.platform;
     let account = account.unwrap_or(&ctx.scope.account);
@@ -366,30 +427,26 @@ fn emit(
         })?;
         pending += 1;
     }
-    let mut event = Map::with_capacity(11);
-    event.insert("id".into(), Value::from(id.as_str()));
-    event.insert("object".into(), Value::from(EVENT));
-    if connected {
-        event.insert("account".into(), Value::from(account));
-    }
-    event.insert("api_version".into(), Value::from(API_VERSION));
-    event.insert("created".into(), Value::from(ctx.now));
-    let mut data = Map::with_capacity(2);
-    data.insert("object".into(), object);
-    if let Some(previous) = previous {
-        data.insert("previous_attributes".into(), Value::Object(previous));
-    }
-    event.insert("data".into(), Value::Object(data));
-    event.insert("livemode".into(), Value::from(ctx.scope.livemode));
-    event.insert("pending_webhooks".into(), Value::from(pending));
     // Changes the server makes on its own (schedules, deliveries) carry no request.
     let request_id = (!ctx.request_id.is_empty()).then_some(ctx.request_id.as_str());
-    event.insert(
-        "request".into(),
-        json!({"id": request_id, "idempotency_key": ctx.idempotency_key}),
-    );
-    event.insert("type".into(), Value::from(event_type));
-    let event = Value::Object(event);
+    let event = EventBody {
+        id: &id,
+        object: EVENT,
+        account: connected.then_some(account),
+        api_version: API_VERSION,
+        created: ctx.now,
+        data: EventData {
+            object: Public(object),
+            previous_attributes: previous,
+        },
+        livemode: ctx.scope.livemode,
+        pending_webhooks: pending,
+        request: EventRequest {
+            id: request_id,
+            idempotency_key: ctx.idempotency_key.as_deref(),
+        },
+        event_type,
+    };
     let body = docs::to_json(&event)?;
     // Only a listen stream reads the body after commit: copy it only while one is open.
     let streamed = (ctx.events.hub.feed.receiver_count() > 0).then(|| body.clone());
@@ -450,6 +507,7 @@ pub fn prune(tx: &mut dyn Tx, now_ms: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn previous_attributes_hold_old_values_of_changed_top_level_fields() {
@@ -461,6 +519,15 @@ mod tests {
             json!({"a": 1, "b": {"c": 1}, "gone": true, "new": null})
         );
         assert!(previous_attributes(&before, &before).is_none());
+        let private = json!({"a": 1, "_sluice": {"x": 1}});
+        assert!(previous_attributes(&private, &json!({"a": 1, "_sluice": {"x": 2}})).is_none());
+    }
+
+    #[test]
+    fn events_leave_the_private_part_out() {
+        let object = json!({"id": "ch_1", "_sluice": {"secret": 1}, "amount": 5});
+        let text = serde_json::to_string(&Public(&object)).unwrap();
+        assert_eq!(text, r#"{"id":"ch_1","amount":5}"#);
     }
 
     #[test]
