@@ -506,6 +506,50 @@ async fn slow_endpoint_times_out_and_blocks_no_one(app: TestApp) {
         .contains("timed out"));
 }
 
+async fn retries_stop_after_three_days(app: TestApp) {
+    let receiver = Receiver::start().await;
+    receiver.answer_always(500);
+    endpoint(
+        &app,
+        &format!(
+            "url={}&enabled_events[]=customer.created",
+            common::encode(&receiver.url("/never"))
+        ),
+    )
+    .await;
+    // Three days of Stripe's schedule in 1 ms units: 4.3 seconds.
+    let config = sluice::webhooks::Config {
+        retry_base_ms: 1,
+        ..fast_dispatcher()
+    };
+    let _dispatcher = app.start_dispatcher(config);
+    let customer = app.customer("name=Never").await;
+    let listed = app
+        .get("/v1/events?type=customer.created&limit=1", &[])
+        .await
+        .ok()
+        .clone();
+    let event_id = listed["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(listed["data"][0]["data"]["object"]["id"], customer["id"]);
+    assert_eq!(listed["data"][0]["pending_webhooks"], 1);
+    // Given up: nothing pending any more, every attempt logged: the first and seven retries.
+    wait_pending_zero(&app, &event_id, &[]).await;
+    let log = app
+        .get(&format!("/v1/sluice/events/{event_id}/deliveries"), &[])
+        .await
+        .ok()
+        .clone();
+    let attempts = log["data"].as_array().unwrap();
+    assert_eq!(attempts.len(), 8, "{log}");
+    assert!(attempts.iter().all(|a| a["status_code"] == 500));
+    let first = attempts[0]["attempted_at_ms"].as_i64().unwrap();
+    let last = attempts[7]["attempted_at_ms"].as_i64().unwrap();
+    // Retries after 5, 30, 120, 240, 480, 960 and 1440 units; one more would come after 4320.
+    assert!(last - first >= 3275, "{}", last - first);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received("/never").len(), 8);
+}
+
 async fn resend_queues_an_event_again(app: TestApp) {
     let receiver = Receiver::start().await;
     let hook = endpoint(
@@ -732,6 +776,7 @@ store_tests!(
     deliveries_are_signed_and_routed,
     failing_endpoint_is_retried_until_it_answers,
     slow_endpoint_times_out_and_blocks_no_one,
+    retries_stop_after_three_days,
     resend_queues_an_event_again,
     endpoint_failing_for_days_is_disabled,
     listen_streams_committed_events,
