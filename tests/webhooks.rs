@@ -395,9 +395,11 @@ async fn deliveries_are_signed_and_routed(app: TestApp) {
     assert_eq!(receiver.delivered("/connect").len(), 1);
 
     let created_event = to_created[0]["id"].as_str().unwrap();
-    assert_eq!(
-        to_created[0]["pending_webhooks"], 2,
-        "two endpoints wanted it"
+    // Each delivery carries the count at its sending: the other endpoint may be done already.
+    let pending = to_created[0]["pending_webhooks"].as_i64().unwrap();
+    assert!(
+        (1..=2).contains(&pending),
+        "two endpoints wanted it: {pending}"
     );
     wait_pending_zero(&app, created_event, &[]).await;
     let inside_event = to_connect[0]["id"].as_str().unwrap();
