@@ -76,6 +76,16 @@ pub struct ServeArgs {
     /// A JSON price list (processing, dispute and instant payout fees); Stripe's US prices if absent.
     #[arg(long, env = "SLUICE_PRICING")]
     pub pricing: Option<PathBuf>,
+    /// Unit of the webhook retry schedule (5, 30, 120, 240, 480, 960, then 1440 units, for up to
+    /// 4320 units): one minute follows Stripe's schedule; tests shrink it.
+    #[arg(long, env = "SLUICE_WEBHOOK_RETRY_BASE_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_base_ms: u64,
+    /// How long one webhook attempt may take (connect, send, read the answer).
+    #[arg(long, env = "SLUICE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_ms: u64,
+    /// Attempts running at once against one endpoint (its other deliveries wait their turn).
+    #[arg(long, env = "SLUICE_WEBHOOK_PER_ENDPOINT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub webhook_per_endpoint: u64,
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -156,6 +166,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("  Python: stripe.api_base = \"{base}\"");
         spawn_maintenance(store.clone());
         app.spawn_scheduler();
+        let dispatcher = crate::webhooks::Config {
+            retry_base_ms: args.webhook_retry_base_ms,
+            timeout_ms: args.webhook_timeout_ms,
+            per_endpoint: args.webhook_per_endpoint as usize,
+            ..Default::default()
+        };
+        crate::webhooks::spawn(store.clone(), app.hub.clone(), dispatcher);
         let router = crate::api::router(app);
         crate::wire::server::serve(listener, router, shutdown_signal()).await;
         anyhow::Ok(())
@@ -190,7 +207,8 @@ fn verify_ledger(args: StoreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-/// Forgets idempotency keys older than 24 hours, once an hour.
+/// Once an hour: forgets idempotency keys older than 24 hours, and events (with their delivery
+/// logs) older than 30 days.
 fn spawn_maintenance(store: Store) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -202,6 +220,13 @@ fn spawn_maintenance(store: Store) {
                 .await;
             if let Err(error) = pruned {
                 tracing::warn!(error = %error.message, "idempotency pruning failed");
+            }
+            let now_ms = crate::domain::events::wall_ms();
+            let pruned: Result<u64, crate::domain::Error> = store
+                .write(move |tx| crate::domain::events::prune(tx, now_ms))
+                .await;
+            if let Err(error) = pruned {
+                tracing::warn!(error = %error.message, "event pruning failed");
             }
         }
     });

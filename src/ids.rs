@@ -81,6 +81,17 @@ pub fn new_id(prefix: &str) -> String {
     out
 }
 
+/// The smallest id `new_id` could have made at `millis` (unix milliseconds): everything below it
+/// was made earlier, which lets old documents be found by id range alone.
+pub fn first_id_at(prefix: &str, millis: u64) -> String {
+    let value = ((millis as u128) << 80) & !((1u128 << 80) - 1);
+    let mut out = String::with_capacity(prefix.len() + 1 + WIDTH);
+    out.push_str(prefix);
+    out.push('_');
+    push_base62(&mut out, value, WIDTH);
+    out
+}
+
 /// A secret of `bytes` random bytes from the OS generator, base62, after `prefix`
 /// (API keys, webhook secrets, client secrets).
 pub fn secret_token(prefix: &str, bytes: usize) -> String {
@@ -116,6 +127,14 @@ mod tests {
             assert_eq!(next.len(), 4 + WIDTH);
             last = next;
         }
+    }
+
+    #[test]
+    fn first_id_at_bounds_ids_of_that_time() {
+        let before = first_id_at("evt", now_millis());
+        let made = new_id("evt");
+        let after = first_id_at("evt", now_millis() + 1);
+        assert!(before <= made && made < after, "{before} {made} {after}");
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod cli;
 pub mod domain;
 pub mod ids;
 pub mod store;
+pub mod webhooks;
 pub mod wire;

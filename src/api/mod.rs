@@ -5,11 +5,14 @@ mod accounts;
 mod common;
 mod customers;
 mod disputes;
+mod events;
+mod listen;
 mod money;
 mod payment_methods;
 mod payments;
 mod payouts;
 mod refunds;
+mod webhook_endpoints;
 
 use std::sync::Arc;
 
@@ -29,6 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(accounts::routes())
         .merge(payment_methods::routes())
         .merge(payouts::routes())
+        .merge(events::routes())
+        .merge(listen::routes())
+        .merge(webhook_endpoints::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(unknown_route)
         .layer(axum::middleware::from_fn(crate::wire::server::access_log))

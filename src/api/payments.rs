@@ -335,20 +335,13 @@ async fn update_charge(
     request.finish_params()?;
     Ok(app
         .write(request, move |tx, ctx| {
-            let (_, mut charge): (_, Value) =
-                docs::load_for_update(tx, &ctx.scope, CHARGE, "charge", &id)?;
-            if let Some(description) = description {
-                charge["description"] = serde_json::json!(description);
-            }
-            if let Some(email) = receipt_email {
-                charge["receipt_email"] = serde_json::json!(email);
-            }
-            if let Some(group) = transfer_group {
-                charge["transfer_group"] = Value::from(group);
-            }
-            crate::domain::metadata::apply_to_document(&mut charge, change)?;
-            docs::save(tx, &id, &charge)?;
-            Ok(charge_view(charge))
+            let change = charges::ChargeUpdate {
+                description,
+                receipt_email,
+                transfer_group,
+                metadata: change,
+            };
+            charges::update(tx, ctx, &id, change).map(charge_view)
         })
         .await)
 }

@@ -13,7 +13,7 @@ use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::{ACCOUNT, CAPABILITY};
 use super::persons;
 use super::requirements;
-use super::{Ctx, Error, ErrorKind, Result};
+use super::{events, Ctx, Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::{Document, Scope, Tx};
 
@@ -493,7 +493,7 @@ fn apply(
         set_capability(tx, ctx, &account.id, &name, requested)?;
     }
     if let Some(input) = changes.external_account.take() {
-        external_accounts::create(
+        let external = external_accounts::create(
             tx,
             ctx,
             &account.id,
@@ -502,6 +502,8 @@ fn apply(
             false,
             None,
         )?;
+        let event_type = "account.external_account.created";
+        external_event(tx, ctx, &account.id, event_type, external)?;
     }
     Ok(())
 }
@@ -549,6 +551,7 @@ fn set_capability(
     if capability["requested"] == requested {
         return Ok(());
     }
+    let before = capability.clone();
     capability["requested"] = Value::Bool(requested);
     capability["requested_at"] = if requested {
         Value::from(ctx.now)
@@ -569,7 +572,8 @@ fn set_capability(
         };
         docs::insert(tx, ctx, new, &capability)?;
     }
-    Ok(())
+    let event_type = "capability.updated";
+    events::record_update_in(tx, ctx, Some(account), event_type, &before, &capability)
 }
 
 /// Every capability document of `account`, oldest first.
@@ -653,6 +657,9 @@ pub fn refresh(tx: &mut dyn Tx, ctx: &Ctx, account: &mut Account) -> Result<()> 
             value["future_requirements"] = capability.future_requirements;
             if *value != before {
                 docs::save(tx, doc_id, value)?;
+                let event_type = "capability.updated";
+                let owner = Some(account.id.as_str());
+                events::record_update_in(tx, ctx, owner, event_type, &before, &*value)?;
             }
         }
     }
@@ -781,17 +788,19 @@ pub fn update(
     mut changes: AccountChanges,
 ) -> Result<Account> {
     let mut account = load_for_update(tx, ctx, id)?;
+    let before = render(tx, ctx, &account)?;
     apply(tx, ctx, &mut account, &mut changes)?;
     refresh(tx, ctx, &mut account)?;
-    docs::save(tx, id, &account)?;
+    save_and_record(tx, ctx, &before, &account)?;
     Ok(account)
 }
 
 pub fn reject(tx: &mut dyn Tx, ctx: &Ctx, id: &str, reason: &str) -> Result<Account> {
     let mut account = load_for_update(tx, ctx, id)?;
+    let before = render(tx, ctx, &account)?;
     account.private.rejected = Some(reason.to_string());
     refresh(tx, ctx, &mut account)?;
-    docs::save(tx, id, &account)?;
+    save_and_record(tx, ctx, &before, &account)?;
     Ok(account)
 }
 
@@ -805,7 +814,46 @@ pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     load_for_update(tx, ctx, id)?;
     let stub = json!({"id": id, "object": ACCOUNT, "deleted": true});
     docs::mark_deleted(tx, id, &stub)?;
+    // The platform loses access to the account: Stripe tells Connect endpoints so.
+    let event_type = "account.application.deauthorized";
+    let application = json!({"id": ctx.scope.platform, "object": "application", "name": null});
+    events::record_in(tx, ctx, Some(id), event_type, &application, None)?;
     Ok(stub)
+}
+
+/// Saves a changed account and records `account.updated` (in that account) if what the API
+/// shows of it changed since `before` (its `render` when loaded).
+fn save_and_record(tx: &mut dyn Tx, ctx: &Ctx, before: &Value, account: &Account) -> Result<()> {
+    docs::save(tx, &account.id, account)?;
+    let after = render(tx, ctx, account)?;
+    if let Some(previous) = events::previous_attributes(before, &after) {
+        let id = account.id.as_str();
+        events::record_in(tx, ctx, Some(id), "account.updated", &after, Some(previous))?;
+    }
+    Ok(())
+}
+
+fn person_event(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &str,
+    event_type: &'static str,
+    mut person: Value,
+    previous: Option<Map<String, Value>>,
+) -> Result<()> {
+    persons::public_view(&mut person);
+    events::record_in(tx, ctx, Some(account), event_type, &person, previous)
+}
+
+fn external_event(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &str,
+    event_type: &'static str,
+    mut external: Value,
+) -> Result<()> {
+    external_accounts::public_view(&mut external);
+    events::record_in(tx, ctx, Some(account), event_type, &external, None)
 }
 
 /// The account as the API shows it: private parts removed, external accounts listed.
@@ -870,19 +918,21 @@ pub fn update_capability(
         return Err(Error::no_such("capability", name));
     }
     let mut account = load_for_update(tx, ctx, account_id)?;
+    let before = render(tx, ctx, &account)?;
     if let Some(requested) = requested {
         set_capability(tx, ctx, account_id, name, requested)?;
     }
     refresh(tx, ctx, &mut account)?;
-    docs::save(tx, account_id, &account)?;
+    save_and_record(tx, ctx, &before, &account)?;
     capability(tx, ctx, account_id, name)
 }
 
 /// After a person or external account changed: recompute the account that holds it.
 pub fn refresh_by_id(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<()> {
     let mut account = load_for_update(tx, ctx, id)?;
+    let before = render(tx, ctx, &account)?;
     refresh(tx, ctx, &mut account)?;
-    docs::save(tx, id, &account)
+    save_and_record(tx, ctx, &before, &account)
 }
 
 /// A platform's own account document (what `GET /v1/account` shows without `Stripe-Account`).
@@ -961,11 +1011,14 @@ pub fn create_person(
     patch: Map<String, Value>,
 ) -> Result<Value> {
     let mut holder = load_for_update(tx, ctx, account)?;
+    let before = render(tx, ctx, &holder)?;
     let person = persons::create(tx, ctx, account, patch)?;
     refresh(tx, ctx, &mut holder)?;
-    docs::save(tx, account, &holder)?;
     // The refresh wrote the person's own requirements.
-    persons::load(tx, ctx, account, person["id"].as_str().unwrap_or_default())
+    let person = persons::load(tx, ctx, account, person["id"].as_str().unwrap_or_default())?;
+    person_event(tx, ctx, account, "person.created", person.clone(), None)?;
+    save_and_record(tx, ctx, &before, &holder)?;
+    Ok(person)
 }
 
 pub fn update_person(
@@ -976,17 +1029,36 @@ pub fn update_person(
     patch: Map<String, Value>,
 ) -> Result<Value> {
     let mut holder = load_for_update(tx, ctx, account)?;
+    let before = render(tx, ctx, &holder)?;
+    let mut person_before = persons::load(tx, ctx, account, id)?;
     persons::update(tx, ctx, account, id, patch)?;
     refresh(tx, ctx, &mut holder)?;
-    docs::save(tx, account, &holder)?;
-    persons::load(tx, ctx, account, id)
+    let person = persons::load(tx, ctx, account, id)?;
+    let mut person_after = person.clone();
+    persons::public_view(&mut person_before);
+    persons::public_view(&mut person_after);
+    if let Some(previous) = events::previous_attributes(&person_before, &person_after) {
+        person_event(
+            tx,
+            ctx,
+            account,
+            "person.updated",
+            person_after,
+            Some(previous),
+        )?;
+    }
+    save_and_record(tx, ctx, &before, &holder)?;
+    Ok(person)
 }
 
 pub fn delete_person(tx: &mut dyn Tx, ctx: &Ctx, account: &str, id: &str) -> Result<Value> {
     let mut holder = load_for_update(tx, ctx, account)?;
+    let before = render(tx, ctx, &holder)?;
+    let person = persons::load(tx, ctx, account, id)?;
     let stub = persons::delete(tx, ctx, account, id)?;
+    person_event(tx, ctx, account, "person.deleted", person, None)?;
     refresh(tx, ctx, &mut holder)?;
-    docs::save(tx, account, &holder)?;
+    save_and_record(tx, ctx, &before, &holder)?;
     Ok(stub)
 }
 
@@ -999,6 +1071,7 @@ pub fn add_external_account(
     metadata: Option<Map<String, Value>>,
 ) -> Result<Value> {
     let mut holder = load_for_update(tx, ctx, account)?;
+    let before = render(tx, ctx, &holder)?;
     let external = external_accounts::create(
         tx,
         ctx,
@@ -1008,8 +1081,15 @@ pub fn add_external_account(
         make_default,
         metadata,
     )?;
+    external_event(
+        tx,
+        ctx,
+        account,
+        "account.external_account.created",
+        external.clone(),
+    )?;
     refresh(tx, ctx, &mut holder)?;
-    docs::save(tx, account, &holder)?;
+    save_and_record(tx, ctx, &before, &holder)?;
     Ok(external)
 }
 
@@ -1022,7 +1102,10 @@ pub fn update_external_account(
     make_default: Option<bool>,
 ) -> Result<Value> {
     load_for_update(tx, ctx, account)?;
-    external_accounts::update(tx, ctx, account, id, patch, make_default)
+    let updated = external_accounts::update(tx, ctx, account, id, patch, make_default)?;
+    let event_type = "account.external_account.updated";
+    external_event(tx, ctx, account, event_type, updated.clone())?;
+    Ok(updated)
 }
 
 pub fn delete_external_account(
@@ -1032,9 +1115,13 @@ pub fn delete_external_account(
     id: &str,
 ) -> Result<Value> {
     let mut holder = load_for_update(tx, ctx, account)?;
+    let before = render(tx, ctx, &holder)?;
+    let external = external_accounts::load(tx, ctx, account, id)?;
     let stub = external_accounts::delete(tx, ctx, account, &holder.default_currency, id)?;
+    let event_type = "account.external_account.deleted";
+    external_event(tx, ctx, account, event_type, external)?;
     refresh(tx, ctx, &mut holder)?;
-    docs::save(tx, account, &holder)?;
+    save_and_record(tx, ctx, &before, &holder)?;
     Ok(stub)
 }
 

@@ -7,7 +7,7 @@ use super::docs::{self, NewDoc};
 use super::ledger::{Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::{APPLICATION_FEE, FEE_REFUND};
-use super::{Ctx, Error, Result};
+use super::{events, Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -158,6 +158,15 @@ pub fn refund_fee(
     fee["amount_refunded"] = Value::from(refunded + amount);
     fee["refunded"] = Value::Bool(refunded + amount == total);
     docs::save(tx, id, &fee)?;
+    let platform = ctx.scope.platform.as_str();
+    events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "application_fee.refunded",
+        &fee,
+        None,
+    )?;
     Ok(refund)
 }
 
@@ -179,7 +188,11 @@ pub fn update_refund(
     change: MetadataChange,
 ) -> Result<Value> {
     let mut refund = load_refund(tx, ctx, fee, id)?;
+    let before = refund.clone();
     metadata::apply_to_document(&mut refund, change)?;
     docs::save(tx, id, &refund)?;
+    let platform = Some(ctx.scope.platform.as_str());
+    let event_type = "application_fee.refund.updated";
+    events::record_update_in(tx, ctx, platform, event_type, &before, &refund)?;
     Ok(refund)
 }

@@ -361,6 +361,8 @@ pub fn settle(tx: &mut dyn Tx, ctx: &Ctx, charge: &mut Value, capture: &Capture)
             },
             &transfer,
         )?;
+        let platform = ctx.scope.platform.as_str();
+        super::events::record_in(tx, ctx, Some(platform), "transfer.created", &transfer, None)?;
         super::transfers::store_destination_payment(
             tx,
             ctx,
@@ -430,7 +432,42 @@ fn store_application_fee(
             parent: Some(charge),
         },
         &fee,
+    )?;
+    let platform = ctx.scope.platform.as_str();
+    super::events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "application_fee.created",
+        &fee,
+        None,
     )
+}
+
+/// What `POST /v1/charges/{id}` may change.
+pub struct ChargeUpdate {
+    pub description: Option<Option<String>>,
+    pub receipt_email: Option<Option<String>>,
+    pub transfer_group: Option<String>,
+    pub metadata: super::metadata::MetadataChange,
+}
+
+pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: ChargeUpdate) -> Result<Value> {
+    let (_, mut charge): (_, Value) = docs::load_for_update(tx, &ctx.scope, CHARGE, "charge", id)?;
+    let before = charge.clone();
+    if let Some(description) = change.description {
+        charge["description"] = json!(description);
+    }
+    if let Some(email) = change.receipt_email {
+        charge["receipt_email"] = json!(email);
+    }
+    if let Some(group) = change.transfer_group {
+        charge["transfer_group"] = Value::from(group);
+    }
+    super::metadata::apply_to_document(&mut charge, change.metadata)?;
+    docs::save(tx, id, &charge)?;
+    super::events::record_update(tx, ctx, "charge.updated", &before, &charge)?;
+    Ok(charge)
 }
 
 /// Removes what only Sluice reads before a charge is shown.

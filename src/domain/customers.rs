@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::address::{Address, AddressPatch, Shipping};
 use super::docs::{self, NewDoc};
+use super::events;
 use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::CUSTOMER;
 use super::{Ctx, Result};
@@ -150,6 +151,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, changes: CustomerChanges) -> Result<Cu
         parent: None,
     };
     docs::insert(tx, ctx, new, &customer)?;
+    events::record(tx, ctx, "customer.created", &customer)?;
     Ok(customer)
 }
 
@@ -170,8 +172,10 @@ pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Retrieved> {
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, changes: CustomerChanges) -> Result<Customer> {
     let (_, mut customer): (_, Customer) =
         docs::load_for_update(tx, &ctx.scope, CUSTOMER, "customer", id)?;
+    let before = customer.clone();
     apply(&mut customer, changes)?;
     docs::save(tx, id, &customer)?;
+    events::record_update(tx, ctx, "customer.updated", &before, &customer)?;
     Ok(customer)
 }
 
@@ -184,9 +188,11 @@ fn deleted_stub(id: &str) -> DeletedCustomer {
 }
 
 pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<DeletedCustomer> {
-    let _: (_, Customer) = docs::load_for_update(tx, &ctx.scope, CUSTOMER, "customer", id)?;
+    let (_, customer): (_, Customer) =
+        docs::load_for_update(tx, &ctx.scope, CUSTOMER, "customer", id)?;
     let stub = deleted_stub(id);
     docs::mark_deleted(tx, id, &stub)?;
+    events::record(tx, ctx, "customer.deleted", &customer)?;
     Ok(stub)
 }
 

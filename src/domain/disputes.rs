@@ -19,7 +19,7 @@ use super::docs::{self, NewDoc};
 use super::ledger::{self, operator, BalanceTransaction, Entry, FeeDetail, Movement};
 use super::metadata::{self, MetadataChange};
 use super::objects::{BALANCE_TRANSACTION, CHARGE, DISPUTE};
-use super::{Ctx, Error, ErrorKind, Result};
+use super::{events, Ctx, Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -167,6 +167,10 @@ pub fn open(
         },
         &dispute,
     )?;
+    events::record(tx, ctx, "charge.dispute.created", &dispute)?;
+    if !inquiry {
+        events::record(tx, ctx, "charge.dispute.funds_withdrawn", &dispute)?;
+    }
     charge["disputed"] = Value::Bool(true);
     charge["_sluice"]["dispute"] = Value::from(id.as_str());
     charge["_sluice"]["dispute_refundable"] = Value::Bool(inquiry);
@@ -302,6 +306,7 @@ fn already_closed(dispute: &Value) -> Error {
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: DisputeUpdate) -> Result<Value> {
     let (_, mut dispute): (_, Value) =
         docs::load_for_update(tx, &ctx.scope, DISPUTE, "dispute", id)?;
+    let before = dispute.clone();
     let status = text(&dispute["status"]);
     // Submitting is the default, but a request without evidence (metadata only) submits
     // nothing unless it says `submit=true`.
@@ -323,6 +328,17 @@ pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: DisputeUpdate) -> Re
         submit_evidence(tx, ctx, &mut dispute)?;
     }
     docs::save(tx, id, &dispute)?;
+    events::record_update(tx, ctx, "charge.dispute.updated", &before, &dispute)?;
+    let now = text(&dispute["status"]);
+    if is_inquiry_status(&status) && now == "needs_response" {
+        events::record(tx, ctx, "charge.dispute.funds_withdrawn", &dispute)?;
+    }
+    if now == "won" {
+        events::record(tx, ctx, "charge.dispute.funds_reinstated", &dispute)?;
+    }
+    if closed(&now) && !closed(&status) {
+        events::record(tx, ctx, "charge.dispute.closed", &dispute)?;
+    }
     Ok(public(dispute))
 }
 
@@ -378,6 +394,7 @@ pub fn close(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     };
     dispute["status"] = Value::from(next);
     docs::save(tx, id, &dispute)?;
+    events::record(tx, ctx, "charge.dispute.closed", &dispute)?;
     Ok(public(dispute))
 }
 

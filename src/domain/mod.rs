@@ -11,6 +11,8 @@ pub mod customers;
 pub mod disputes;
 pub mod docs;
 pub mod error;
+pub mod event_types;
+pub mod events;
 pub mod external_accounts;
 pub mod ledger;
 pub mod liability;
@@ -27,6 +29,7 @@ pub mod refunds;
 pub mod requirements;
 pub mod scheduler;
 pub mod transfers;
+pub mod webhook_endpoints;
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -47,6 +50,8 @@ pub struct Ctx {
     pub pricing: std::sync::Arc<pricing::Pricing>,
     /// Where this server is reached (`http://127.0.0.1:12111`), for links it hands out.
     pub base_url: std::sync::Arc<str>,
+    /// Collects the events this command records, published once its transaction commits.
+    pub events: std::sync::Arc<events::Recorder>,
 }
 
 impl Ctx {
@@ -76,6 +81,7 @@ impl Ctx {
             idempotency_key: None,
             pricing: base.pricing.clone(),
             base_url: base.base_url.clone(),
+            events: base.events.clone(),
         }
     }
 

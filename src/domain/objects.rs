@@ -9,6 +9,7 @@ pub const CARD: &str = "card";
 pub const CHARGE: &str = "charge";
 pub const CUSTOMER: &str = "customer";
 pub const DISPUTE: &str = "dispute";
+pub const EVENT: &str = "event";
 pub const FEE_REFUND: &str = "fee_refund";
 pub const PAYMENT_INTENT: &str = "payment_intent";
 pub const PAYMENT_METHOD: &str = "payment_method";
@@ -19,6 +20,7 @@ pub const TRANSFER: &str = "transfer";
 pub const TRANSFER_REVERSAL: &str = "transfer_reversal";
 /// Sluice's own record of a platform's clock, never shown.
 pub const CLOCK: &str = "sluice_clock";
+pub const WEBHOOK_ENDPOINT: &str = "webhook_endpoint";
 
 const ALL: &[&str] = &[
     ACCOUNT,
@@ -30,6 +32,7 @@ const ALL: &[&str] = &[
     CHARGE,
     CUSTOMER,
     DISPUTE,
+    EVENT,
     FEE_REFUND,
     PAYMENT_INTENT,
     PAYMENT_METHOD,
@@ -39,6 +42,7 @@ const ALL: &[&str] = &[
     TRANSFER,
     TRANSFER_REVERSAL,
     CLOCK,
+    WEBHOOK_ENDPOINT,
 ];
 
 /// The static name for a stored `object` column, so documents carry no per-row allocation for it.

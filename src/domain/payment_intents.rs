@@ -10,7 +10,9 @@ use super::docs::{self, NewDoc};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::{check_charge_amount, Currency};
 use super::objects::{CUSTOMER, PAYMENT_INTENT};
-use super::{accounts, disputes, payment_methods, transfers, Ctx, Error, ErrorKind, Result};
+use super::{
+    accounts, disputes, events, payment_methods, transfers, Ctx, Error, ErrorKind, Result,
+};
 use crate::ids;
 use crate::store::Tx;
 
@@ -194,6 +196,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         intent["status"] = Value::from("requires_confirmation");
     }
     let stored = Stored::New(input.customer.clone());
+    events::record(tx, ctx, "payment_intent.created", &intent)?;
     if input.confirm {
         // Confirmed at once: the intent is written once, in its final state.
         let input = IntentInput {
@@ -376,6 +379,7 @@ fn confirm_loaded(
             docs::save(tx, &id_of(&pm), &pm)?;
         }
         persist(tx, ctx, id, &intent, &stored)?;
+        events::record(tx, ctx, "payment_intent.requires_action", &intent)?;
         return Ok(public(intent));
     }
     authorize(tx, ctx, id, intent, pm, pm_changed, behaviour, stored)
@@ -444,6 +448,7 @@ fn authorize(
     if let Some((code, message, decline_code)) = failure {
         charges::public_view(&mut charge);
         charges::store_new(tx, ctx, &charge)?;
+        events::record(tx, ctx, "charge.failed", &charge)?;
         intent["status"] = Value::from("requires_payment_method");
         intent["last_payment_error"] = json!({
             "charge": charge_id,
@@ -458,6 +463,7 @@ fn authorize(
             docs::save(tx, &id_of(&pm), &pm)?;
         }
         persist(tx, ctx, id, &intent, &stored)?;
+        events::record(tx, ctx, "payment_intent.payment_failed", &intent)?;
         return Err(decline_error(
             &intent,
             &charge_id,
@@ -472,21 +478,26 @@ fn authorize(
     }
     intent["last_payment_error"] = Value::Null;
     charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(tx, ctx, &pm)?);
-    if intent["capture_method"] == "manual" {
+    let intent_event = if intent["capture_method"] == "manual" {
         intent["status"] = Value::from("requires_capture");
         intent["amount_capturable"] = Value::from(amount);
         charges::store_new(tx, ctx, &charge)?;
+        events::record(tx, ctx, "charge.succeeded", &charge)?;
+        "payment_intent.amount_capturable_updated"
     } else {
         let capture = capture_terms(tx, ctx, &intent, &charge, amount, None)?;
         charges::settle(tx, ctx, &mut charge, &capture)?;
         charges::store_new(tx, ctx, &charge)?;
+        events::record(tx, ctx, "charge.succeeded", &charge)?;
         if let Behaviour::Dispute { reason, inquiry } = payment_methods::behaviour(&pm) {
             disputes::open(tx, ctx, &charge_id, reason, inquiry)?;
         }
         intent["status"] = Value::from("succeeded");
         intent["amount_received"] = Value::from(amount);
-    }
+        "payment_intent.succeeded"
+    };
     persist(tx, ctx, id, &intent, &stored)?;
+    events::record(tx, ctx, intent_event, &intent)?;
     Ok(public(intent))
 }
 
@@ -558,6 +569,7 @@ pub fn capture(
     let terms = capture_terms(tx, ctx, &intent, &charge, amount, application_fee_amount)?;
     charges::settle(tx, ctx, &mut charge, &terms)?;
     docs::save(tx, &charge_id, &charge)?;
+    events::record(tx, ctx, "charge.captured", &charge)?;
     let pm = payment_methods::load(
         tx,
         ctx,
@@ -573,6 +585,7 @@ pub fn capture(
         intent["application_fee_amount"] = Value::from(fee);
     }
     docs::save(tx, id, &intent)?;
+    events::record(tx, ctx, "payment_intent.succeeded", &intent)?;
     Ok(public(intent))
 }
 
@@ -601,6 +614,7 @@ pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str, reason: Option<String>) -> R
             charge["amount_refunded"] = charge["amount"].clone();
             charge["refunded"] = Value::Bool(true);
             docs::save(tx, &charge_id, &charge)?;
+            events::record(tx, ctx, "charge.refunded", &charge)?;
         }
     }
     intent["status"] = Value::from("canceled");
@@ -609,6 +623,7 @@ pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str, reason: Option<String>) -> R
     intent["amount_capturable"] = Value::from(0);
     intent["next_action"] = Value::Null;
     docs::save(tx, id, &intent)?;
+    events::record(tx, ctx, "payment_intent.canceled", &intent)?;
     Ok(public(intent))
 }
 
@@ -657,6 +672,7 @@ pub fn authenticate(
         "type": "invalid_request_error"
     });
     docs::save(tx, id, &intent)?;
+    events::record(tx, ctx, "payment_intent.payment_failed", &intent)?;
     Ok(public(intent))
 }
 
@@ -727,6 +743,7 @@ pub fn create_charge(
     let charge_id = id_of(&charge);
     if let Some((code, message, decline_code)) = failure {
         charges::store_new(tx, ctx, &charge)?;
+        events::record(tx, ctx, "charge.failed", &charge)?;
         let mut error = Error::new(ErrorKind::Card, message)
             .code(code)
             .with("charge", Value::from(charge_id))
@@ -749,6 +766,7 @@ pub fn create_charge(
         charges::settle(tx, ctx, &mut charge, &terms)?;
     }
     charges::store_new(tx, ctx, &charge)?;
+    events::record(tx, ctx, "charge.succeeded", &charge)?;
     if let (true, Behaviour::Dispute { reason, inquiry }) =
         (capture, payment_methods::behaviour(&pm))
     {
@@ -804,6 +822,7 @@ pub fn capture_charge(
     )?;
     charges::settle(tx, ctx, &mut charge, &terms)?;
     docs::save(tx, id, &charge)?;
+    events::record(tx, ctx, "charge.captured", &charge)?;
     let pm = payment_methods::load(
         tx,
         ctx,

@@ -725,6 +725,7 @@ pub fn retrieve_for_customer(
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: UpdateInput) -> Result<Value> {
     let mut pm = load_for_update(tx, ctx, id)?;
+    let before = pm.clone();
     if pm["customer"].is_null() {
         return Err(Error::invalid(
             "You must save this PaymentMethod to a customer before you can update it.",
@@ -749,6 +750,7 @@ pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: UpdateInput) -> Resul
         pm["allow_redisplay"] = Value::from(allow_redisplay);
     }
     docs::save(tx, id, &pm)?;
+    super::events::record_update(tx, ctx, "payment_method.updated", &before, &pm)?;
     Ok(pm)
 }
 
@@ -776,6 +778,7 @@ pub fn attach(tx: &mut dyn Tx, ctx: &Ctx, id: &str, customer: &str) -> Result<Va
     pm["customer"] = Value::from(customer);
     let id = id_of(&pm).to_string();
     docs::save(tx, &id, &pm)?;
+    super::events::record(tx, ctx, "payment_method.attached", &pm)?;
     Ok(pm)
 }
 
@@ -790,6 +793,7 @@ pub fn detach(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     pm["customer"] = Value::Null;
     pm[PRIVATE]["consumed"] = Value::Bool(true);
     docs::save(tx, id, &pm)?;
+    super::events::record(tx, ctx, "payment_method.detached", &pm)?;
     Ok(pm)
 }
 

@@ -11,7 +11,7 @@ use super::ledger::{operator, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::proportion;
 use super::objects::{CHARGE, PAYMENT_INTENT, REFUND};
-use super::{application_fees, disputes, payment_methods, transfers, Ctx, Error, Result};
+use super::{application_fees, disputes, events, payment_methods, transfers, Ctx, Error, Result};
 use crate::ids;
 use crate::store::Tx;
 
@@ -216,6 +216,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: RefundRequest) -> Result<Valu
         },
         &refund,
     )?;
+    events::record(tx, ctx, "refund.created", &refund)?;
 
     let refunded = already + if failed { 0 } else { amount };
     charge["_sluice"]["refunded"] = Value::from(refunded);
@@ -231,6 +232,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: RefundRequest) -> Result<Valu
     let count = charge["refunds"]["total_count"].as_i64().unwrap_or(0) + 1;
     charge["refunds"] = json!({"object": "list", "data": listed, "has_more": count > 10, "total_count": count, "url": format!("/v1/charges/{charge_id}/refunds")});
     docs::save(tx, &charge_id, &charge)?;
+    events::record(tx, ctx, "charge.refunded", &charge)?;
     if failed {
         // What the create call answers: the refund as it stood before its failure.
         refund["status"] = Value::from("succeeded");
@@ -249,7 +251,9 @@ pub fn load(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: MetadataChange) -> Result<Value> {
     let (_, mut refund): (_, Value) = docs::load_for_update(tx, &ctx.scope, REFUND, "refund", id)?;
+    let before = refund.clone();
     metadata::apply_to_document(&mut refund, change)?;
     docs::save(tx, id, &refund)?;
+    events::record_update(tx, ctx, "refund.updated", &before, &refund)?;
     Ok(refund)
 }

@@ -8,7 +8,7 @@ use super::ledger::{self, Entry, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::Currency;
 use super::objects::{CHARGE, REFUND, TRANSFER, TRANSFER_REVERSAL};
-use super::{accounts, Ctx, Error, Result};
+use super::{accounts, events, Ctx, Error, Result};
 use crate::ids;
 use crate::store::{Scope, Tx};
 
@@ -275,6 +275,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, request: TransferRequest) -> Result<Va
         },
         &transfer,
     )?;
+    events::record(tx, ctx, "transfer.created", &transfer)?;
     store_destination_payment(
         tx,
         ctx,
@@ -330,11 +331,13 @@ pub fn update(
     ctx.require_platform("Transfers")?;
     let (_, mut transfer): (_, Value) =
         docs::load_for_update(tx, &ctx.scope, TRANSFER, "transfer", id)?;
+    let before = transfer.clone();
     if let Some(description) = description {
         transfer["description"] = json!(description);
     }
     metadata::apply_to_document(&mut transfer, change)?;
     docs::save(tx, id, &transfer)?;
+    events::record_update(tx, ctx, "transfer.updated", &before, &transfer)?;
     Ok(transfer)
 }
 
@@ -483,6 +486,15 @@ pub fn reverse_transfer(
     transfer["amount_reversed"] = Value::from(reversed + amount);
     transfer["reversed"] = Value::Bool(reversed + amount == total);
     docs::save(tx, id, &transfer)?;
+    let platform = ctx.scope.platform.as_str();
+    events::record_in(
+        tx,
+        ctx,
+        Some(platform),
+        "transfer.reversed",
+        &transfer,
+        None,
+    )?;
     Ok(reversal)
 }
 

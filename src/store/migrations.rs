@@ -81,6 +81,32 @@ CREATE TABLE payout_candidates (
     PRIMARY KEY (platform, livemode, account)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE webhook_outbox (
+    id TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX webhook_outbox_by_due ON webhook_outbox (next_attempt_ms);
+CREATE INDEX webhook_outbox_by_event ON webhook_outbox (event);
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    attempted_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    latency_ms INTEGER NOT NULL,
+    response_excerpt TEXT,
+    error TEXT
+);
+CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event, id);
+CREATE INDEX webhook_deliveries_by_attempted ON webhook_deliveries (attempted_ms);
+"#,
 ];
 
 pub const POSTGRES: &[&str] = &[
@@ -162,5 +188,31 @@ CREATE TABLE payout_candidates (
     sweep_after TEXT COLLATE "C" NOT NULL DEFAULT '',
     PRIMARY KEY (platform, livemode, account)
 );
+"#,
+    r#"
+CREATE TABLE webhook_outbox (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    event TEXT COLLATE "C" NOT NULL,
+    endpoint TEXT COLLATE "C" NOT NULL,
+    platform TEXT COLLATE "C" NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_ms BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX webhook_outbox_by_due ON webhook_outbox (next_attempt_ms);
+CREATE INDEX webhook_outbox_by_event ON webhook_outbox (event);
+CREATE TABLE webhook_deliveries (
+    id BIGSERIAL PRIMARY KEY,
+    event TEXT COLLATE "C" NOT NULL,
+    endpoint TEXT COLLATE "C" NOT NULL,
+    attempted_ms BIGINT NOT NULL,
+    status_code INTEGER,
+    latency_ms BIGINT NOT NULL,
+    response_excerpt TEXT,
+    error TEXT
+);
+CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event, id);
+CREATE INDEX webhook_deliveries_by_attempted ON webhook_deliveries (attempted_ms);
 "#,
 ];

@@ -82,6 +82,9 @@ pub struct CreatedRange {
 pub enum FieldValue {
     Text(String),
     Bool(bool),
+    Int(i64),
+    /// Any of these texts (`types[]` on events).
+    AnyText(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +150,34 @@ impl KeyKind {
             _ => None,
         }
     }
+}
+
+/// One event still to be delivered to one webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub event: String,
+    pub endpoint: String,
+    pub platform: String,
+    pub livemode: bool,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (unix milliseconds, wall time).
+    pub next_attempt_ms: i64,
+    pub created_ms: i64,
+}
+
+/// One attempt to deliver an event to an endpoint, as the delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub event: String,
+    pub endpoint: String,
+    pub attempted_ms: i64,
+    /// The endpoint's HTTP status; none when no answer came (refused, timed out).
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -280,6 +311,30 @@ pub trait Tx {
         since: i64,
         sweep_after: &str,
     ) -> StoreResult<()>;
+
+    /// Queues an event for one endpoint.
+    fn outbox_insert(&mut self, entry: &OutboxEntry) -> StoreResult<()>;
+    /// Entries due by `now_ms`, soonest first, leaving out those for `skip_endpoints`.
+    fn outbox_due(
+        &mut self,
+        now_ms: i64,
+        skip_endpoints: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxEntry>>;
+    fn outbox_get(&mut self, id: &str) -> StoreResult<Option<OutboxEntry>>;
+    fn outbox_reschedule(
+        &mut self,
+        id: &str,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> StoreResult<()>;
+    fn outbox_remove(&mut self, id: &str) -> StoreResult<()>;
+    fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()>;
+    /// Every logged attempt to deliver `event`, oldest first.
+    fn deliveries(&mut self, event: &str) -> StoreResult<Vec<DeliveryAttempt>>;
+    /// Forgets events whose id is below `before_event_id` (ids are time-ordered), with their
+    /// queued deliveries and the delivery log older than `before_ms`; returns the events removed.
+    fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64>;
 
     /// Opens a nested savepoint around one command, so its changes can be undone while the
     /// record of its answer (idempotency) still commits.

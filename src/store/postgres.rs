@@ -13,9 +13,9 @@ use postgres::{Client, Config, NoTls, Statement};
 use std::collections::HashMap;
 
 use super::{
-    migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, Document, FieldValue,
-    IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, Posting, StoreError, StoreResult, Timer,
-    Tx, WriteJob,
+    migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, DeliveryAttempt, Document, FieldValue,
+    IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
+    StoreResult, Timer, Tx, WriteJob,
 };
 
 const WRITERS: usize = 4;
@@ -340,6 +340,30 @@ impl Tx for FailingTx {
     fn lock_ledger_account(&mut self, _: &str, _: &str) -> StoreResult<()> {
         closed()
     }
+    fn outbox_insert(&mut self, _: &OutboxEntry) -> StoreResult<()> {
+        closed()
+    }
+    fn outbox_due(&mut self, _: i64, _: &[String], _: usize) -> StoreResult<Vec<OutboxEntry>> {
+        closed()
+    }
+    fn outbox_get(&mut self, _: &str) -> StoreResult<Option<OutboxEntry>> {
+        closed()
+    }
+    fn outbox_reschedule(&mut self, _: &str, _: i64, _: i64) -> StoreResult<()> {
+        closed()
+    }
+    fn outbox_remove(&mut self, _: &str) -> StoreResult<()> {
+        closed()
+    }
+    fn delivery_insert(&mut self, _: &DeliveryAttempt) -> StoreResult<()> {
+        closed()
+    }
+    fn deliveries(&mut self, _: &str) -> StoreResult<Vec<DeliveryAttempt>> {
+        closed()
+    }
+    fn prune_events(&mut self, _: &str, _: i64) -> StoreResult<u64> {
+        closed()
+    }
     fn begin_command(&mut self) -> StoreResult<()> {
         closed()
     }
@@ -409,6 +433,20 @@ const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode
 const INSERT_DOC: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
 const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
+
+fn outbox_from_row(row: &postgres::Row) -> OutboxEntry {
+    let attempts: i32 = row.get(5);
+    OutboxEntry {
+        id: row.get(0),
+        event: row.get(1),
+        endpoint: row.get(2),
+        platform: row.get(3),
+        livemode: row.get(4),
+        attempts: i64::from(attempts),
+        next_attempt_ms: row.get(6),
+        created_ms: row.get(7),
+    }
+}
 
 fn doc_from_row(row: &postgres::Row) -> Document {
     let object: &str = row.get(1);
@@ -497,6 +535,17 @@ impl Tx for PgTx<'_, '_> {
             let text = match value {
                 FieldValue::Text(text) => text.clone(),
                 FieldValue::Bool(flag) => flag.to_string(),
+                FieldValue::Int(number) => number.to_string(),
+                FieldValue::AnyText(texts) => {
+                    let path = path.replace('.', ",");
+                    bind(
+                        &mut sql,
+                        &format!("body #>> '{{{path}}}' = ANY("),
+                        Box::new(texts.clone()),
+                    );
+                    sql.push(')');
+                    continue;
+                }
             };
             let path = path.replace('.', ",");
             bind(
@@ -811,6 +860,132 @@ impl Tx for PgTx<'_, '_> {
             &[&platform, &livemode, &account, &since, &sweep_after],
         )?;
         Ok(())
+    }
+
+    fn outbox_insert(&mut self, entry: &OutboxEntry) -> StoreResult<()> {
+        let statement = self.statement(
+            "INSERT INTO webhook_outbox (id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )?;
+        let attempts = entry.attempts as i32;
+        self.tx.execute(
+            &statement,
+            &[
+                &entry.id,
+                &entry.event,
+                &entry.endpoint,
+                &entry.platform,
+                &entry.livemode,
+                &attempts,
+                &entry.next_attempt_ms,
+                &entry.created_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn outbox_due(
+        &mut self,
+        now_ms: i64,
+        skip_endpoints: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let skip = skip_endpoints.to_vec();
+        let limit = limit as i64;
+        let rows = self.tx.query(
+            "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
+               FROM webhook_outbox
+              WHERE next_attempt_ms <= $1 AND NOT (endpoint = ANY($2))
+              ORDER BY next_attempt_ms LIMIT $3",
+            &[&now_ms, &skip, &limit],
+        )?;
+        Ok(rows.iter().map(outbox_from_row).collect())
+    }
+
+    fn outbox_get(&mut self, id: &str) -> StoreResult<Option<OutboxEntry>> {
+        let row = self.tx.query_opt(
+            "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
+               FROM webhook_outbox WHERE id = $1",
+            &[&id],
+        )?;
+        Ok(row.as_ref().map(outbox_from_row))
+    }
+
+    fn outbox_reschedule(
+        &mut self,
+        id: &str,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> StoreResult<()> {
+        let attempts = attempts as i32;
+        self.tx.execute(
+            "UPDATE webhook_outbox SET attempts = $2, next_attempt_ms = $3 WHERE id = $1",
+            &[&id, &attempts, &next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
+    fn outbox_remove(&mut self, id: &str) -> StoreResult<()> {
+        self.tx
+            .execute("DELETE FROM webhook_outbox WHERE id = $1", &[&id])?;
+        Ok(())
+    }
+
+    fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()> {
+        let status = attempt.status_code.map(|code| code as i32);
+        self.tx.execute(
+            "INSERT INTO webhook_deliveries (event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &attempt.event,
+                &attempt.endpoint,
+                &attempt.attempted_ms,
+                &status,
+                &attempt.latency_ms,
+                &attempt.response_excerpt,
+                &attempt.error,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn deliveries(&mut self, event: &str) -> StoreResult<Vec<DeliveryAttempt>> {
+        let rows = self.tx.query(
+            "SELECT event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error
+               FROM webhook_deliveries WHERE event = $1 ORDER BY id",
+            &[&event],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let status: Option<i32> = row.get(3);
+                DeliveryAttempt {
+                    event: row.get(0),
+                    endpoint: row.get(1),
+                    attempted_ms: row.get(2),
+                    status_code: status.map(i64::from),
+                    latency_ms: row.get(4),
+                    response_excerpt: row.get(5),
+                    error: row.get(6),
+                }
+            })
+            .collect())
+    }
+
+    fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {
+        let removed = self.tx.execute(
+            "DELETE FROM documents WHERE id >= 'evt_' AND id < $1 AND object = 'event'",
+            &[&before_event_id],
+        )?;
+        self.tx.execute(
+            "DELETE FROM webhook_outbox WHERE created_ms < $1",
+            &[&before_ms],
+        )?;
+        self.tx.execute(
+            "DELETE FROM webhook_deliveries WHERE attempted_ms < $1",
+            &[&before_ms],
+        )?;
+        Ok(removed)
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {

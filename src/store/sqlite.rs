@@ -13,8 +13,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    migrations, ApiKeyRecord, BalanceSlice, Cursor, Document, FieldValue, IdempotencyRecord,
-    KeyKind, LedgerTotal, ListQuery, Posting, StoreError, StoreResult, Timer, Tx, WriteJob,
+    migrations, ApiKeyRecord, BalanceSlice, Cursor, DeliveryAttempt, Document, FieldValue,
+    IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
+    StoreResult, Timer, Tx, WriteJob,
 };
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
@@ -273,6 +274,19 @@ fn run_job(conn: &Connection, job: WriteJob, in_transaction: bool) -> (bool, sup
     }
 }
 
+fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        id: row.get(0)?,
+        event: row.get(1)?,
+        endpoint: row.get(2)?,
+        platform: row.get(3)?,
+        livemode: row.get(4)?,
+        attempts: row.get(5)?,
+        next_attempt_ms: row.get(6)?,
+        created_ms: row.get(7)?,
+    })
+}
+
 struct SqliteTx<'c> {
     conn: &'c Connection,
 }
@@ -373,6 +387,19 @@ impl Tx for SqliteTx<'_> {
                 FieldValue::Text(text) => SqlValue::Text(text.clone()),
                 // json_extract gives JSON booleans as 1 and 0.
                 FieldValue::Bool(flag) => SqlValue::Integer(*flag as i64),
+                FieldValue::Int(number) => SqlValue::Integer(*number),
+                FieldValue::AnyText(texts) => {
+                    // JSON text of the choices, matched with json_each: one bound parameter
+                    // whatever their number.
+                    let choices = serde_json::to_string(texts).unwrap_or_default();
+                    bind(
+                        &mut sql,
+                        &format!("json_extract(body, '$.{path}') IN (SELECT value FROM json_each("),
+                        SqlValue::Text(choices),
+                    );
+                    sql.push_str("))");
+                    continue;
+                }
             };
             bind(
                 &mut sql,
@@ -675,6 +702,123 @@ impl Tx for SqliteTx<'_> {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn outbox_insert(&mut self, entry: &OutboxEntry) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO webhook_outbox (id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        statement.execute(params![
+            entry.id,
+            entry.event,
+            entry.endpoint,
+            entry.platform,
+            entry.livemode,
+            entry.attempts,
+            entry.next_attempt_ms,
+            entry.created_ms
+        ])?;
+        Ok(())
+    }
+
+    fn outbox_due(
+        &mut self,
+        now_ms: i64,
+        skip_endpoints: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let skip = serde_json::to_string(skip_endpoints).unwrap_or_else(|_| "[]".into());
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
+               FROM webhook_outbox
+              WHERE next_attempt_ms <= ?1
+                AND endpoint NOT IN (SELECT value FROM json_each(?2))
+              ORDER BY next_attempt_ms LIMIT ?3",
+        )?;
+        let rows = statement.query_map(params![now_ms, skip, limit as i64], outbox_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn outbox_get(&mut self, id: &str) -> StoreResult<Option<OutboxEntry>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
+               FROM webhook_outbox WHERE id = ?1",
+        )?;
+        Ok(statement.query_row([id], outbox_from_row).optional()?)
+    }
+
+    fn outbox_reschedule(
+        &mut self,
+        id: &str,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE webhook_outbox SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+        )?;
+        statement.execute(params![id, attempts, next_attempt_ms])?;
+        Ok(())
+    }
+
+    fn outbox_remove(&mut self, id: &str) -> StoreResult<()> {
+        let mut statement = self
+            .conn
+            .prepare_cached("DELETE FROM webhook_outbox WHERE id = ?1")?;
+        statement.execute([id])?;
+        Ok(())
+    }
+
+    fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO webhook_deliveries (event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        statement.execute(params![
+            attempt.event,
+            attempt.endpoint,
+            attempt.attempted_ms,
+            attempt.status_code,
+            attempt.latency_ms,
+            attempt.response_excerpt,
+            attempt.error
+        ])?;
+        Ok(())
+    }
+
+    fn deliveries(&mut self, event: &str) -> StoreResult<Vec<DeliveryAttempt>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error
+               FROM webhook_deliveries WHERE event = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([event], |row| {
+            Ok(DeliveryAttempt {
+                event: row.get(0)?,
+                endpoint: row.get(1)?,
+                attempted_ms: row.get(2)?,
+                status_code: row.get(3)?,
+                latency_ms: row.get(4)?,
+                response_excerpt: row.get(5)?,
+                error: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {
+        let removed = self.conn.execute(
+            "DELETE FROM documents WHERE id >= 'evt_' AND id < ?1 AND object = 'event'",
+            [before_event_id],
+        )?;
+        self.conn.execute(
+            "DELETE FROM webhook_outbox WHERE created_ms < ?1",
+            [before_ms],
+        )?;
+        self.conn.execute(
+            "DELETE FROM webhook_deliveries WHERE attempted_ms < ?1",
+            [before_ms],
+        )?;
+        Ok(removed as u64)
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {

@@ -39,6 +39,8 @@ pub struct App {
     pub pricing: Arc<crate::domain::pricing::Pricing>,
     /// Where clients reach this server, for links in responses (3D Secure pages).
     pub base_url: Arc<str>,
+    /// The webhook endpoint cache and the feeds of committed events.
+    pub hub: Arc<crate::domain::events::Hub>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
     /// Connected accounts known to exist: id -> (platform, livemode). Accounts never change
     /// platform, so only deletion has to evict.
@@ -91,6 +93,7 @@ impl App {
             store,
             pricing: Arc::new(pricing),
             base_url: Arc::from(base_url),
+            hub: crate::domain::events::Hub::new(),
             keys: RwLock::new(HashMap::new()),
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
@@ -252,7 +255,10 @@ impl App {
             .read()
             .map(|offsets| offsets.clone())
             .unwrap_or_default();
-        self.store
+        let recorder = self.hub.recorder();
+        let events = recorder.clone();
+        let result = self
+            .store
             .write(move |tx: &mut dyn Tx| -> Result<Option<String>, ApiError> {
                 let doc = tx
                     .get(&id)?
@@ -276,6 +282,7 @@ impl App {
                     idempotency_key: None,
                     pricing,
                     base_url: Arc::from(""),
+                    events,
                 };
                 tx.begin_command()?;
                 let outcome =
@@ -285,6 +292,9 @@ impl App {
                     Err(error) => error.keep_changes,
                 };
                 tx.end_command(keep)?;
+                if !keep {
+                    ctx.events.discard();
+                }
                 match outcome {
                     Ok(_) => Ok(stored["_sluice"]["return_url"].as_str().map(str::to_string)),
                     // A decline after authentication is recorded on the intent; the page says so.
@@ -294,7 +304,11 @@ impl App {
                     Err(error) => Err(error.into()),
                 }
             })
-            .await
+            .await;
+        if result.is_ok() {
+            recorder.publish();
+        }
+        result
     }
 
     pub fn forget_account(&self, id: &str) {
@@ -337,6 +351,7 @@ impl App {
         F: FnOnce(&mut dyn Tx, &Ctx) -> domain::Result<T> + Send + 'static,
     {
         let ctx = request.ctx();
+        let recorder = ctx.events.clone();
         let scope = request.idempotency_key.as_ref().map(|key| {
             format!(
                 "{}:{}:{}:{key}",
@@ -378,6 +393,9 @@ impl App {
                     Err(error) => (error.keep_changes, Err(ApiError::from(error))),
                 };
                 tx.end_command(keep)?;
+                if !keep {
+                    ctx.events.discard();
+                }
                 let (status, body, outcome) = match answer {
                     Ok(body) => (200, body.clone(), Outcome::Fresh(body)),
                     // Server faults are transient: store nothing, so a retry runs again.
@@ -404,6 +422,9 @@ impl App {
                 Ok(outcome)
             })
             .await;
+        if result.is_ok() {
+            recorder.publish();
+        }
         respond(&request, result)
     }
 }

@@ -27,6 +27,7 @@ impl App {
             idempotency_key: None,
             pricing: self.pricing.clone(),
             base_url: self.base_url.clone(),
+            events: self.hub.recorder(),
         }
     }
 
@@ -53,7 +54,12 @@ impl App {
         let up_to = base.now;
         let mut report = Report::default();
         loop {
-            let base = base.clone();
+            // Each step is its own transaction: its events are published once it commits.
+            let recorder = self.hub.recorder();
+            let base = Ctx {
+                events: recorder.clone(),
+                ..base.clone()
+            };
             let (more, step) = self
                 .store
                 .write(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
@@ -62,6 +68,7 @@ impl App {
                     Ok((more, step))
                 })
                 .await?;
+            recorder.publish();
             report.add(&step);
             if !more {
                 return Ok(report);

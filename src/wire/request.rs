@@ -40,6 +40,8 @@ pub struct ApiRequest {
     pub base_url: Arc<str>,
     /// The platform's test clock, seconds ahead of wall time.
     pub clock_offset: i64,
+    /// Collects the events the request's command records.
+    pub events: Arc<crate::domain::events::Recorder>,
     /// Digest of method, path and parameters: a replayed key must carry the same request.
     pub fingerprint: Vec<u8>,
 }
@@ -63,6 +65,7 @@ impl ApiRequest {
             idempotency_key: self.idempotency_key.clone(),
             pricing: self.pricing.clone(),
             base_url: self.base_url.clone(),
+            events: self.events.clone(),
         }
     }
 }
@@ -260,6 +263,7 @@ impl FromRequest<Arc<App>> for ApiRequest {
             api_version,
             pricing: app.pricing.clone(),
             base_url: app.base_url.clone(),
+            events: app.hub.recorder(),
             fingerprint: digest.finalize().to_vec(),
         })
     }

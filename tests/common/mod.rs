@@ -138,6 +138,8 @@ pub struct TestApp {
     /// Platform ids.
     pub platform: String,
     pub platform2: String,
+    /// The app behind the router (its event hub starts dispatchers and listen streams).
+    pub app: Option<Arc<sluice::wire::App>>,
     // Dropped after the router (fields drop in declaration order).
     _cleanup: Cleanup,
 }
@@ -148,7 +150,8 @@ impl Drop for TestApp {
         // on a runtime thread (its close blocks): let the store go on a plain thread.
         let router = std::mem::replace(&mut self.router, axum::Router::new());
         let store = self.store.take();
-        let _ = std::thread::spawn(move || drop((router, store))).join();
+        let app = self.app.take();
+        let _ = std::thread::spawn(move || drop((router, store, app))).join();
     }
 }
 
@@ -229,7 +232,8 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
         .await
         .expect("the app starts");
     TestApp {
-        router: sluice::api::router(app),
+        router: sluice::api::router(app.clone()),
+        app: Some(app),
         store: Some(store),
         kind,
         key: KEY.to_string(),
@@ -348,6 +352,32 @@ impl TestApp {
     pub fn drop_store_here(&mut self) {
         let router = std::mem::replace(&mut self.router, axum::Router::new());
         drop(router);
+        drop(self.app.take());
+    }
+
+    /// Starts a webhook dispatcher on this app's store and event hub.
+    pub fn start_dispatcher(
+        &self,
+        config: sluice::webhooks::Config,
+    ) -> tokio::task::JoinHandle<()> {
+        let app = self.app.as_ref().expect("the app is running");
+        let store = self.store.clone().expect("the store is open");
+        sluice::webhooks::spawn(store, app.hub.clone(), config)
+    }
+
+    /// A GET whose answer is returned unread (long-lived streams).
+    pub async fn open_stream(&self, path: &str, key: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("a valid request");
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
     }
 
     /// Sends exactly what it is given (no default `Authorization`).

@@ -1,0 +1,396 @@
+//! Webhook endpoints (the platform's own: `connect=true` ones receive its connected accounts'
+//! events) and the bookkeeping of deliveries to them: each attempt is logged, a success removes
+//! the outbox row and lowers the event's `pending_webhooks`, a failure schedules the next try, and
+//! an endpoint that has failed continuously for days is disabled.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::docs::{self, NewDoc, PageRequest};
+use super::events;
+use super::metadata::{self, Metadata, MetadataChange};
+use super::objects::{EVENT, WEBHOOK_ENDPOINT};
+use super::{Ctx, Error, Result};
+use crate::ids;
+use crate::store::{DeliveryAttempt, OutboxEntry, Scope, Tx};
+
+const WHAT: &str = "webhook endpoint";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub object: String,
+    pub api_version: Option<String>,
+    pub application: Option<String>,
+    pub created: i64,
+    pub description: Option<String>,
+    pub enabled_events: Vec<String>,
+    pub livemode: bool,
+    pub metadata: Metadata,
+    /// Shown once, in the answer to create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub status: String,
+    pub url: String,
+    #[serde(rename = "_sluice", default)]
+    pub private: Private,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Private {
+    pub secret: String,
+    pub connect: bool,
+    /// Since when every delivery has failed (unix milliseconds); none while deliveries succeed.
+    pub failing_since_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EndpointChanges {
+    pub url: Option<String>,
+    pub enabled_events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub metadata: MetadataChange,
+    /// Create only.
+    pub connect: Option<bool>,
+    /// Create only.
+    pub api_version: Option<String>,
+    /// Update only.
+    pub disabled: Option<bool>,
+}
+
+fn public_view(endpoint: &WebhookEndpoint) -> Result<Value> {
+    let mut value = serde_json::to_value(endpoint).map_err(|e| Error::invalid(e.to_string()))?;
+    docs::strip_private(&mut value);
+    Ok(value)
+}
+
+fn apply(endpoint: &mut WebhookEndpoint, changes: EndpointChanges) -> Result<()> {
+    if let Some(url) = changes.url {
+        endpoint.url = url;
+    }
+    if let Some(types) = changes.enabled_events {
+        endpoint.enabled_events = types;
+    }
+    if let Some(description) = changes.description {
+        endpoint.description = description;
+    }
+    if let Some(disabled) = changes.disabled {
+        endpoint.status = if disabled { "disabled" } else { "enabled" }.to_string();
+        if !disabled {
+            // Re-enabled by hand: the failure streak starts over.
+            endpoint.private.failing_since_ms = None;
+        }
+    }
+    metadata::apply(&mut endpoint.metadata, changes.metadata)
+}
+
+pub fn create(tx: &mut dyn Tx, ctx: &Ctx, changes: EndpointChanges) -> Result<Value> {
+    ctx.require_platform("Webhook endpoints")?;
+    let secret = ids::secret_token("whsec_", 24);
+    let mut endpoint = WebhookEndpoint {
+        id: ids::new_id("we"),
+        object: WEBHOOK_ENDPOINT.to_string(),
+        api_version: changes.api_version.clone(),
+        application: None,
+        created: ctx.now,
+        description: None,
+        enabled_events: Vec::new(),
+        livemode: ctx.scope.livemode,
+        metadata: Metadata::new(),
+        secret: None,
+        status: "enabled".to_string(),
+        url: String::new(),
+        private: Private {
+            secret: secret.clone(),
+            connect: changes.connect.unwrap_or(false),
+            failing_since_ms: None,
+        },
+    };
+    apply(&mut endpoint, changes)?;
+    let new = NewDoc {
+        id: &endpoint.id,
+        object: WEBHOOK_ENDPOINT,
+        scope: &ctx.scope,
+        parent: None,
+    };
+    docs::insert(tx, ctx, new, &endpoint)?;
+    ctx.events.endpoints_changed();
+    endpoint.secret = Some(secret);
+    public_view(&endpoint)
+}
+
+pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    ctx.require_platform("Webhook endpoints")?;
+    let (_, endpoint): (_, WebhookEndpoint) =
+        docs::load(tx, &ctx.scope, WEBHOOK_ENDPOINT, WHAT, id)?;
+    public_view(&endpoint)
+}
+
+pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, changes: EndpointChanges) -> Result<Value> {
+    ctx.require_platform("Webhook endpoints")?;
+    let (_, mut endpoint): (_, WebhookEndpoint) =
+        docs::load_for_update(tx, &ctx.scope, WEBHOOK_ENDPOINT, WHAT, id)?;
+    apply(&mut endpoint, changes)?;
+    docs::save(tx, id, &endpoint)?;
+    ctx.events.endpoints_changed();
+    public_view(&endpoint)
+}
+
+pub fn delete(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
+    ctx.require_platform("Webhook endpoints")?;
+    let _: (_, WebhookEndpoint) =
+        docs::load_for_update(tx, &ctx.scope, WEBHOOK_ENDPOINT, WHAT, id)?;
+    let stub = json!({"id": id, "object": WEBHOOK_ENDPOINT, "deleted": true});
+    docs::mark_deleted(tx, id, &stub)?;
+    ctx.events.endpoints_changed();
+    Ok(stub)
+}
+
+pub fn list(tx: &mut dyn Tx, ctx: &Ctx, page: &PageRequest) -> Result<(Vec<Value>, bool)> {
+    ctx.require_platform("Webhook endpoints")?;
+    let found = docs::page(tx, &ctx.scope, &[WEBHOOK_ENDPOINT], None, page)?;
+    let mut data = Vec::with_capacity(found.docs.len());
+    for doc in &found.docs {
+        let endpoint: WebhookEndpoint = docs::from_json(doc)?;
+        data.push(public_view(&endpoint)?);
+    }
+    Ok((data, found.has_more))
+}
+
+/// Queues `event` (one the caller may see) for `endpoint` again, whatever happened before: the
+/// resend extension.
+pub fn resend(tx: &mut dyn Tx, ctx: &Ctx, event_id: &str, endpoint_id: &str) -> Result<Value> {
+    ctx.require_platform("Resending events")?;
+    let platform = ctx.platform_scope();
+    let (_, endpoint): (_, WebhookEndpoint) =
+        docs::load(tx, &platform, WEBHOOK_ENDPOINT, WHAT, endpoint_id)
+            .map_err(|e| e.param("webhook_endpoint"))?;
+    // The event may live in any of the platform's accounts.
+    let event_doc = tx
+        .get(event_id)?
+        .filter(|doc| {
+            doc.object == EVENT
+                && doc.platform == ctx.scope.platform
+                && doc.livemode == ctx.scope.livemode
+        })
+        .ok_or_else(|| Error::no_such("event", event_id))?;
+    let connected = event_doc.account != event_doc.platform;
+    if endpoint.private.connect != connected {
+        let message = if connected {
+            format!("The event '{event_id}' happened in a connected account: only a Connect endpoint (`connect=true`) receives it.")
+        } else {
+            format!("The event '{event_id}' is the platform's own: a Connect endpoint (`connect=true`) does not receive it.")
+        };
+        return Err(Error::invalid_param("webhook_endpoint", message));
+    }
+    let now_ms = events::wall_ms();
+    tx.outbox_insert(&OutboxEntry {
+        id: ids::new_id("whdel"),
+        event: event_id.to_string(),
+        endpoint: endpoint_id.to_string(),
+        platform: ctx.scope.platform.clone(),
+        livemode: ctx.scope.livemode,
+        attempts: 0,
+        next_attempt_ms: now_ms,
+        created_ms: now_ms,
+    })?;
+    let mut event: Value = docs::from_json(&event_doc)?;
+    let pending = event["pending_webhooks"].as_i64().unwrap_or(0) + 1;
+    event["pending_webhooks"] = Value::from(pending);
+    docs::save(tx, event_id, &event)?;
+    ctx.events.queued(1);
+    Ok(event)
+}
+
+/// The delivery log of one event the caller may see (any of the platform's accounts).
+pub fn deliveries(tx: &mut dyn Tx, ctx: &Ctx, event_id: &str) -> Result<Value> {
+    ctx.require_platform("Delivery logs")?;
+    tx.get(event_id)?
+        .filter(|doc| {
+            doc.object == EVENT
+                && doc.platform == ctx.scope.platform
+                && doc.livemode == ctx.scope.livemode
+        })
+        .ok_or_else(|| Error::no_such("event", event_id))?;
+    let attempts: Vec<Value> = tx
+        .deliveries(event_id)?
+        .into_iter()
+        .map(|attempt| {
+            json!({
+                "object": "webhook_delivery_attempt",
+                "event": attempt.event,
+                "webhook_endpoint": attempt.endpoint,
+                "attempted_at_ms": attempt.attempted_ms,
+                "status_code": attempt.status_code,
+                "latency_ms": attempt.latency_ms,
+                "response_excerpt": attempt.response_excerpt,
+                "error": attempt.error,
+                "succeeded": attempt.status_code.is_some_and(|code| (200..300).contains(&code)),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "object": "list",
+        "data": attempts,
+        "has_more": false,
+        "url": format!("/v1/sluice/events/{event_id}/deliveries"),
+    }))
+}
+
+/// What the dispatcher needs to make one attempt.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+}
+
+/// What to do with an outbox row the dispatcher picked.
+#[derive(Debug, Clone)]
+pub enum Next {
+    Attempt(Target),
+    /// Nothing left to do (the endpoint was deleted or disabled, or the event pruned): drop
+    /// the row with `abandon`.
+    Abandon,
+    /// The row changed since it was read (another attempt finished or rescheduled it): leave it.
+    Skip,
+}
+
+/// The endpoint and event of an outbox row as it stands now (`entry` may come from an older
+/// snapshot).
+pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry, now_ms: i64) -> Result<Next> {
+    match tx.outbox_get(&entry.id)? {
+        Some(current)
+            if current.attempts == entry.attempts && current.next_attempt_ms <= now_ms => {}
+        _ => return Ok(Next::Skip),
+    }
+    let Some(endpoint_doc) = tx.get(&entry.endpoint)? else {
+        return Ok(Next::Abandon);
+    };
+    if endpoint_doc.deleted {
+        return Ok(Next::Abandon);
+    }
+    let endpoint: WebhookEndpoint = docs::from_json(&endpoint_doc)?;
+    if endpoint.status != "enabled" {
+        return Ok(Next::Abandon);
+    }
+    let Some(event) = tx.get(&entry.event)? else {
+        return Ok(Next::Abandon);
+    };
+    Ok(Next::Attempt(Target {
+        url: endpoint.url,
+        secret: endpoint.private.secret,
+        body: event.body,
+    }))
+}
+
+/// How an attempt ended, as the dispatcher decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Failed; try again at this time (unix milliseconds).
+    RetryAt(i64),
+    /// Failed, and the retry window is over.
+    GaveUp,
+}
+
+/// Records an attempt and its consequences in one transaction. `disable_after_ms`: how long an
+/// endpoint may fail continuously before it is disabled.
+pub fn finish_attempt(
+    tx: &mut dyn Tx,
+    entry: &OutboxEntry,
+    attempt: &DeliveryAttempt,
+    outcome: Outcome,
+    disable_after_ms: i64,
+    recorder: &std::sync::Arc<events::Recorder>,
+) -> Result<()> {
+    // The row may be gone: pruned, or finished by an earlier run of this same attempt.
+    let Some(current) = tx.outbox_get(&entry.id)? else {
+        return Ok(());
+    };
+    if current.attempts != entry.attempts {
+        // Another run of this row already recorded its attempt.
+        return Ok(());
+    }
+    tx.delivery_insert(attempt)?;
+    match outcome {
+        Outcome::Delivered => {
+            tx.outbox_remove(&entry.id)?;
+            lower_pending(tx, &entry.event)?;
+        }
+        Outcome::RetryAt(at_ms) => tx.outbox_reschedule(&entry.id, current.attempts + 1, at_ms)?,
+        Outcome::GaveUp => {
+            tx.outbox_remove(&entry.id)?;
+            lower_pending(tx, &entry.event)?;
+        }
+    }
+    let Some(doc) = tx.get_for_update(&entry.endpoint)? else {
+        return Ok(());
+    };
+    if doc.deleted {
+        return Ok(());
+    }
+    let mut endpoint: WebhookEndpoint = docs::from_json(&doc)?;
+    match (outcome, endpoint.private.failing_since_ms) {
+        (Outcome::Delivered, None) => {}
+        (Outcome::Delivered, Some(_)) => {
+            endpoint.private.failing_since_ms = None;
+            docs::save(tx, &doc.id, &endpoint)?;
+        }
+        (_, None) => {
+            endpoint.private.failing_since_ms = Some(attempt.attempted_ms);
+            docs::save(tx, &doc.id, &endpoint)?;
+        }
+        (_, Some(since)) => {
+            if endpoint.status == "enabled" && attempt.attempted_ms - since >= disable_after_ms {
+                let before = public_view(&endpoint)?;
+                endpoint.status = "disabled".to_string();
+                docs::save(tx, &doc.id, &endpoint)?;
+                recorder.endpoints_changed();
+                let ctx = Ctx {
+                    scope: Scope {
+                        platform: doc.platform.clone(),
+                        account: doc.platform.clone(),
+                        livemode: doc.livemode,
+                    },
+                    connected: false,
+                    now: super::unix_now(),
+                    request_id: String::new(),
+                    idempotency_key: None,
+                    pricing: Default::default(),
+                    base_url: std::sync::Arc::from(""),
+                    events: recorder.clone(),
+                };
+                // Stripe tells the account by email; here it is an event on the platform (never
+                // delivered to webhooks).
+                events::record_update(
+                    tx,
+                    &ctx,
+                    "sluice.webhook_endpoint.disabled",
+                    &before,
+                    &endpoint,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops an outbox row that has nothing left to deliver (see `target`).
+pub fn abandon(tx: &mut dyn Tx, entry: &OutboxEntry) -> Result<()> {
+    if tx.outbox_get(&entry.id)?.is_some() {
+        tx.outbox_remove(&entry.id)?;
+        lower_pending(tx, &entry.event)?;
+    }
+    Ok(())
+}
+
+fn lower_pending(tx: &mut dyn Tx, event_id: &str) -> Result<()> {
+    let Some(doc) = tx.get_for_update(event_id)? else {
+        return Ok(());
+    };
+    let mut event: Value = docs::from_json(&doc)?;
+    let pending = event["pending_webhooks"].as_i64().unwrap_or(0);
+    event["pending_webhooks"] = Value::from((pending - 1).max(0));
+    docs::save(tx, event_id, &event)
+}
