@@ -1,0 +1,148 @@
+//! `sluice trigger EVENT`: causes a real event by running real API calls from a fixture built into
+//! the binary (`triggers/<event>.json`), never by writing an event directly.
+
+use std::process::ExitCode;
+
+use super::fixtures::{FixtureFile, Rewrites, Runner};
+use super::references::EnvSource;
+use super::ClientArgs;
+
+/// Whether a trigger can run inside `--stripe-account`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Payments and refunds: with `--stripe-account` they become direct charges of that account.
+    AnyAccount,
+    /// The trigger creates its own connected account first (accounts, persons, transfers...),
+    /// which only the platform can do.
+    CreatesConnectedAccount,
+}
+
+pub struct Trigger {
+    pub event: &'static str,
+    pub fixture: &'static str,
+    pub scope: Scope,
+    /// Why the trigger may not work yet, when it depends on server features still to come.
+    pub caveat: Option<&'static str>,
+}
+
+macro_rules! trigger {
+    ($event:literal, $scope:ident) => {
+        Trigger {
+            event: $event,
+            fixture: include_str!(concat!("triggers/", $event, ".json")),
+            scope: Scope::$scope,
+            caveat: None,
+        }
+    };
+    ($event:literal, $scope:ident, $caveat:literal) => {
+        Trigger {
+            event: $event,
+            fixture: include_str!(concat!("triggers/", $event, ".json")),
+            scope: Scope::$scope,
+            caveat: Some($caveat),
+        }
+    };
+}
+
+pub static TRIGGERS: &[Trigger] = &[
+    trigger!("customer.created", AnyAccount),
+    trigger!("payment_intent.succeeded", AnyAccount),
+];
+
+pub fn find(event: &str) -> Option<&'static Trigger> {
+    TRIGGERS.iter().find(|trigger| trigger.event == event)
+}
+
+/// `sluice trigger EVENT`.
+#[derive(Debug, clap::Args)]
+pub struct TriggerArgs {
+    /// The event to cause (see --list).
+    pub event: Option<String>,
+    /// List the events that can be triggered.
+    #[arg(long)]
+    pub list: bool,
+    /// Cause the event in this connected account (sends Stripe-Account).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub stripe_account: Option<String>,
+    #[command(flatten)]
+    pub rewrites: Rewrites,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+fn print_list() {
+    println!("Events sluice trigger can cause:");
+    for trigger in TRIGGERS {
+        let scope = match trigger.scope {
+            Scope::AnyAccount => "",
+            Scope::CreatesConnectedAccount => "  (creates its own connected account)",
+        };
+        match trigger.caveat {
+            Some(caveat) => println!("  {}{scope}  [{caveat}]", trigger.event),
+            None => println!("  {}{scope}", trigger.event),
+        }
+    }
+}
+
+pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
+    let Some(event) = args.event.as_deref().filter(|_| !args.list) else {
+        print_list();
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(trigger) = find(event) else {
+        anyhow::bail!(
+            "`{event}` cannot be triggered: `sluice trigger --list` shows the events that can (or run your own fixture file with `sluice fixtures FILE`)"
+        );
+    };
+    if args.stripe_account.is_some() && trigger.scope == Scope::CreatesConnectedAccount {
+        anyhow::bail!(
+            "{event} creates its own connected account, which only the platform can do: run it without --stripe-account (its events carry that account's id)"
+        );
+    }
+    let mut file =
+        FixtureFile::parse(trigger.fixture, &format!("the built-in fixture of {event}"))?;
+    args.rewrites.apply(&mut file)?;
+    let client = args.client.connect()?;
+    let runner = Runner {
+        client: &client,
+        stripe_account: args.stripe_account,
+        env: EnvSource::from_working_dir(),
+    };
+    runner
+        .run(&file, &args.rewrites.skips)
+        .map_err(|error| anyhow::anyhow!("trigger {event} failed: {error:#}"))?;
+    println!("Trigger succeeded! See the events with `sluice events list`.");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in fixture parses and refers only to fixtures that run before it.
+    #[test]
+    fn built_in_fixtures_are_well_formed() {
+        let mut events = std::collections::HashSet::new();
+        for trigger in TRIGGERS {
+            assert!(events.insert(trigger.event), "{} twice", trigger.event);
+            let file = FixtureFile::parse(trigger.fixture, trigger.event).unwrap();
+            assert!(!file.fixtures.is_empty(), "{}", trigger.event);
+            let mut seen: Vec<&str> = Vec::new();
+            for fixture in &file.fixtures {
+                let text = serde_json::to_string(&fixture.params).unwrap()
+                    + &fixture.path
+                    + &serde_json::to_string(&fixture.headers).unwrap();
+                for reference in text.split("${").skip(1) {
+                    let name = reference.split(':').next().unwrap();
+                    assert!(
+                        name == ".env" || seen.contains(&name),
+                        "{}: `{}` refers to `{name}` before it runs",
+                        trigger.event,
+                        fixture.name
+                    );
+                }
+                seen.push(&fixture.name);
+            }
+        }
+    }
+}
