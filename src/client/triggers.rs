@@ -45,8 +45,70 @@ macro_rules! trigger {
 }
 
 pub static TRIGGERS: &[Trigger] = &[
+    trigger!("account.external_account.created", CreatesConnectedAccount),
+    trigger!("account.external_account.deleted", CreatesConnectedAccount),
+    trigger!("account.external_account.updated", CreatesConnectedAccount),
+    trigger!("account.updated", CreatesConnectedAccount),
+    trigger!("application_fee.created", CreatesConnectedAccount),
+    trigger!("application_fee.refunded", CreatesConnectedAccount),
+    trigger!(
+        "balance.available",
+        AnyAccount,
+        "needs the server's test clock (/v1/test_helpers/clock/advance)"
+    ),
+    trigger!("capability.updated", CreatesConnectedAccount),
+    trigger!("charge.captured", AnyAccount),
+    trigger!("charge.dispute.closed", AnyAccount),
+    trigger!("charge.dispute.created", AnyAccount),
+    trigger!("charge.dispute.funds_reinstated", AnyAccount),
+    trigger!("charge.dispute.funds_withdrawn", AnyAccount),
+    trigger!("charge.dispute.updated", AnyAccount),
+    trigger!("charge.failed", AnyAccount),
+    trigger!("charge.refunded", AnyAccount),
+    trigger!("charge.succeeded", AnyAccount),
+    trigger!("charge.updated", AnyAccount),
     trigger!("customer.created", AnyAccount),
+    trigger!("customer.deleted", AnyAccount),
+    trigger!("customer.updated", AnyAccount),
+    trigger!("payment_intent.amount_capturable_updated", AnyAccount),
+    trigger!("payment_intent.canceled", AnyAccount),
+    trigger!("payment_intent.created", AnyAccount),
+    trigger!("payment_intent.payment_failed", AnyAccount),
+    trigger!("payment_intent.requires_action", AnyAccount),
     trigger!("payment_intent.succeeded", AnyAccount),
+    trigger!(
+        "payout.canceled",
+        CreatesConnectedAccount,
+        "needs the server's /v1/payouts"
+    ),
+    trigger!(
+        "payout.created",
+        CreatesConnectedAccount,
+        "needs the server's /v1/payouts"
+    ),
+    trigger!(
+        "payout.failed",
+        CreatesConnectedAccount,
+        "needs the server's /v1/payouts and test clock"
+    ),
+    trigger!(
+        "payout.paid",
+        CreatesConnectedAccount,
+        "needs the server's /v1/payouts and test clock"
+    ),
+    trigger!(
+        "payout.updated",
+        CreatesConnectedAccount,
+        "needs the server's /v1/payouts"
+    ),
+    trigger!("person.created", CreatesConnectedAccount),
+    trigger!("person.deleted", CreatesConnectedAccount),
+    trigger!("person.updated", CreatesConnectedAccount),
+    trigger!("refund.created", AnyAccount),
+    trigger!("refund.updated", AnyAccount),
+    trigger!("transfer.created", CreatesConnectedAccount),
+    trigger!("transfer.reversed", CreatesConnectedAccount),
+    trigger!("transfer.updated", CreatesConnectedAccount),
 ];
 
 pub fn find(event: &str) -> Option<&'static Trigger> {
