@@ -284,6 +284,28 @@ fn api_errors_go_to_stderr_with_exit_code_1() {
         unknown_param.stderr
     );
 
+    let bad_key = run_in(
+        &server.dir,
+        &[("SLUICE_API_BASE", &server.base)],
+        &[
+            "customers",
+            "list",
+            "--api-key",
+            "sk_test_wrongwrongwrong1234",
+        ],
+    );
+    assert_eq!(bad_key.code, Some(1));
+    assert!(
+        bad_key.stderr.contains("Invalid API Key"),
+        "{}",
+        bad_key.stderr
+    );
+    assert!(
+        !bad_key.stderr.contains("wrongwrongwrong"),
+        "{}",
+        bad_key.stderr
+    );
+
     // Mistakes on the command line itself: clap's messages and usage, never a panic.
     let no_value = server.cli(&["customers", "create", "-d", "novalue"]);
     assert_ne!(no_value.code, Some(0));

@@ -4,7 +4,6 @@
 //! edit the fixtures before they run.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -318,40 +317,37 @@ impl Runner<'_> {
     /// Runs the fixtures in order, printing one line each; stops at the first failure.
     pub fn run(&self, file: &FixtureFile, skips: &[String]) -> anyhow::Result<()> {
         let mut responses: HashMap<String, Value> = HashMap::new();
-        let mut stdout = std::io::stdout();
         for fixture in &file.fixtures {
             if skips.contains(&fixture.name) {
-                println!("Skipping fixture for: {}", fixture.name);
+                out!("Skipping fixture for: {}", fixture.name);
                 continue;
             }
-            print!("Running fixture for: {}", fixture.name);
-            let _ = stdout.flush();
+            out_partial!("Running fixture for: {}", fixture.name);
             let request = self
                 .request(fixture, &responses)
-                .inspect_err(|_| println!())?;
-            print!(" ({} {})", request.method.as_str(), request.path);
-            let _ = stdout.flush();
+                .inspect_err(|_| out!(""))?;
+            out_partial!(" ({} {})", request.method.as_str(), request.path);
             let response = match self.client.send(&request) {
                 Ok(response) => response,
                 Err(error) => {
-                    println!();
+                    out!("");
                     return Err(error.into());
                 }
             };
             let body = response.json().unwrap_or(Value::Null);
             if response.is_success() {
                 match body.get("id").and_then(Value::as_str) {
-                    Some(id) => println!(" -> {} {id}", response.status),
-                    None => println!(" -> {}", response.status),
+                    Some(id) => out!(" -> {} {id}", response.status),
+                    None => out!(" -> {}", response.status),
                 }
             } else {
                 let (kind, message) = response
                     .error_summary()
                     .unwrap_or_else(|| ("error".to_string(), response.body.clone()));
                 if fixture.expected_error_type.as_deref() == Some(kind.as_str()) {
-                    println!(" -> {} {kind} (expected)", response.status);
+                    out!(" -> {} {kind} (expected)", response.status);
                 } else {
-                    println!(" -> {}", response.status);
+                    out!(" -> {}", response.status);
                     eprintln!("{}", response.pretty());
                     anyhow::bail!(
                         "fixture `{}` failed: {} {} answered {} {kind}: {message}",

@@ -8,6 +8,27 @@
 //! `sluice listen` (forwarding webhooks from the server's event stream) belongs here as its own
 //! module, next to `triggers`, once the server exposes the stream.
 
+/// `println!` that tolerates a closed stdout (`sluice customers list | head -3`): the reader is
+/// gone, so there is nobody to tell, and `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
+/// `print!` with the same tolerance, flushed so a line in progress shows while a request runs.
+macro_rules! out_partial {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 pub mod clock;
 pub mod duration;
 pub mod fixtures;
@@ -96,7 +117,7 @@ impl RequestOptions {
 /// on stderr with exit code 1 when the API answered with an error.
 pub fn print_response(response: &Response) -> ExitCode {
     if response.is_success() {
-        println!("{}", response.pretty());
+        out!("{}", response.pretty());
         ExitCode::SUCCESS
     } else {
         eprintln!("{}", response.pretty());

@@ -133,15 +133,15 @@ pub struct TriggerArgs {
 }
 
 fn print_list() {
-    println!("Events sluice trigger can cause:");
+    out!("Events sluice trigger can cause:");
     for trigger in TRIGGERS {
         let scope = match trigger.scope {
             Scope::AnyAccount => "",
             Scope::CreatesConnectedAccount => "  (creates its own connected account)",
         };
         match trigger.caveat {
-            Some(caveat) => println!("  {}{scope}  [{caveat}]", trigger.event),
-            None => println!("  {}{scope}", trigger.event),
+            Some(caveat) => out!("  {}{scope}  [{caveat}]", trigger.event),
+            None => out!("  {}{scope}", trigger.event),
         }
     }
 }
@@ -173,7 +173,7 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
     runner
         .run(&file, &args.rewrites.skips)
         .map_err(|error| anyhow::anyhow!("trigger {event} failed: {error:#}"))?;
-    println!("Trigger succeeded! See the events with `sluice events list`.");
+    out!("Trigger succeeded! See the events with `sluice events list`.");
     Ok(ExitCode::SUCCESS)
 }
 
