@@ -243,6 +243,24 @@ fn resource_commands_create_read_update_and_list() {
         .ok()
         .json();
     assert_eq!(first["id"], again["id"]);
+    let replay = server
+        .cli(&[
+            "customers",
+            "create",
+            "-d",
+            "name=Once",
+            "-i",
+            "cli-key-1",
+            "-s",
+        ])
+        .ok();
+    assert_eq!(replay.json()["id"], first["id"]);
+    assert!(replay.stderr.starts_with("HTTP 200\n"), "{}", replay.stderr);
+    assert!(
+        replay.stderr.contains("idempotent-replayed: true"),
+        "{}",
+        replay.stderr
+    );
 
     let deleted = server.cli(&["customers", "delete", &customer]).ok().json();
     assert_eq!(deleted["deleted"], true);

@@ -86,6 +86,8 @@ impl Request {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
+    /// Names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -265,6 +267,14 @@ impl Client {
             .await
             .map_err(|error| broken(error.to_string()))?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect();
         let bytes = response
             .into_body()
             .collect()
@@ -273,6 +283,7 @@ impl Client {
             .to_bytes();
         Ok(Response {
             status,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
     }

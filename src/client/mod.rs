@@ -95,6 +95,9 @@ pub struct RequestOptions {
     /// API version to request (sends Stripe-Version).
     #[arg(long, value_name = "VERSION")]
     pub stripe_version: Option<String>,
+    /// Print the response's status and headers (Request-Id, Idempotent-Replayed...) on stderr.
+    #[arg(short = 's', long)]
+    pub show_headers: bool,
 }
 
 impl RequestOptions {
@@ -111,6 +114,15 @@ impl RequestOptions {
         request.stripe_version = self.stripe_version.clone();
         request
     }
+}
+
+/// Prints the status line and headers on stderr, keeping stdout pure JSON for scripts.
+pub fn print_headers(response: &Response) {
+    eprintln!("HTTP {}", response.status);
+    for (name, value) in &response.headers {
+        eprintln!("{name}: {value}");
+    }
+    eprintln!();
 }
 
 /// Prints an answer the way every client command does: pretty JSON on stdout when it succeeded,
@@ -144,5 +156,8 @@ pub fn run_raw(method: Method, args: RawArgs) -> anyhow::Result<ExitCode> {
         format!("/v1/{}", args.path.trim_start_matches('/'))
     };
     let response = client.send(&args.options.request(method, path))?;
+    if args.options.show_headers {
+        print_headers(&response);
+    }
     Ok(print_response(&response))
 }

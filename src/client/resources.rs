@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 
 use super::form::{self, Pair};
 use super::routes::{self, Operation, Resource};
-use super::{print_response, ClientArgs, RequestOptions};
+use super::{print_headers, print_response, ClientArgs, RequestOptions};
 
 /// One clap command per resource, each with one subcommand per operation.
 pub fn commands() -> Vec<Command> {
@@ -82,6 +82,9 @@ pub fn run(resource: &Resource, matches: &ArgMatches) -> anyhow::Result<ExitCode
     request.params.extend(flag_params);
     let client = client_args.connect()?;
     let response = client.send(&request)?;
+    if options.show_headers {
+        print_headers(&response);
+    }
     Ok(print_response(&response))
 }
 
