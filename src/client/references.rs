@@ -99,12 +99,16 @@ fn lookup(
             format!("{written}: the environment variable {path} is not set (nor in ./.env)")
         })
     } else {
-        let response = responses.get(name).ok_or_else(|| {
-            format!("{written}: no earlier fixture is named `{name}` (fixtures run in file order)")
-        })?;
-        field(response, path)
-            .and_then(|value| text_of(value).ok_or(()))
-            .map_err(|()| format!("{written}: the response of `{name}` has no value at `{path}`"))
+        match responses.get(name) {
+            None => Err(format!(
+                "{written}: no earlier fixture is named `{name}` (fixtures run in file order)"
+            )),
+            Some(response) => field(response, path)
+                .and_then(|value| text_of(value).ok_or(()))
+                .map_err(|()| {
+                    format!("{written}: the response of `{name}` has no value at `{path}`")
+                }),
+        }
     };
     match (found, fallback) {
         (Ok(value), _) => Ok(value),
@@ -243,6 +247,10 @@ mod tests {
         assert!(error.contains("data.5.id"), "{error}");
         assert_eq!(
             resolve("${payment_intent:customer|cus_default}", &responses, &env).unwrap(),
+            "cus_default"
+        );
+        assert_eq!(
+            resolve("${never_ran:id|cus_default}", &responses, &env).unwrap(),
             "cus_default"
         );
     }
