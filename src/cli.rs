@@ -103,7 +103,10 @@ pub struct ServeArgs {
 pub fn command() -> clap::Command {
     Cli::command()
         .subcommands(crate::client::resources::commands())
-        .after_help("API resources: `sluice <resource> <operation> --help`, e.g. `sluice customers create --help`.")
+        .after_help(
+            "API resources: `sluice <resource> <operation> --help`, \
+             e.g. `sluice customers create --help`.",
+        )
 }
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -113,9 +116,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             return crate::client::resources::run(resource, resource_matches);
         }
     }
-    let cli = Cli::from_arg_matches(&matches)
-        .map_err(|error| error.exit())
-        .unwrap_or_else(|never| never);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => crate::bench::run(args),
