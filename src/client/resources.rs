@@ -29,7 +29,7 @@ fn operation_command(operation: &'static Operation) -> Command {
             Arg::new(name)
                 .required(operation.bare_path.is_none())
                 .value_name(name)
-                .help(format!("The {name} in the path")),
+                .help(format!("The {name} id, in the path")),
         );
     }
     for flag in operation.flags {

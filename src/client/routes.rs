@@ -47,26 +47,27 @@ const fn op(
 
 use Method::{Delete, Get, Post};
 
+const RESEND_FLAGS: &[FlagParam] = &[FlagParam {
+    flag: "webhook-endpoint",
+    param: "webhook_endpoint",
+    help: "The webhook endpoint (we_...) to deliver the event to again",
+}];
+
+#[rustfmt::skip]
 pub static RESOURCES: &[Resource] = &[
     Resource {
         name: "account_links",
         about: "Links to hosted onboarding for a connected account",
-        operations: &[op(
-            "create",
-            Post,
-            "/v1/account_links",
-            "Create an account link",
-        )],
+        operations: &[
+            op("create", Post, "/v1/account_links", "Create an account link"),
+        ],
     },
     Resource {
         name: "account_sessions",
         about: "Sessions for embedded onboarding and dashboard components",
-        operations: &[op(
-            "create",
-            Post,
-            "/v1/account_sessions",
-            "Create an account session",
-        )],
+        operations: &[
+            op("create", Post, "/v1/account_sessions", "Create an account session"),
+        ],
     },
     Resource {
         name: "accounts",
@@ -75,138 +76,50 @@ pub static RESOURCES: &[Resource] = &[
             op("create", Post, "/v1/accounts", "Create a connected account"),
             Operation {
                 bare_path: Some("/v1/account"),
-                ..op(
-                    "retrieve",
-                    Get,
-                    "/v1/accounts/{account}",
-                    "Retrieve an account (without an id: your own account)",
-                )
+                ..op("retrieve", Get, "/v1/accounts/{account}", "Retrieve an account (without an id: your own account)")
             },
-            op(
-                "update",
-                Post,
-                "/v1/accounts/{account}",
-                "Update a connected account",
-            ),
+            op("update", Post, "/v1/accounts/{account}", "Update a connected account"),
             op("list", Get, "/v1/accounts", "List connected accounts"),
-            op(
-                "delete",
-                Delete,
-                "/v1/accounts/{account}",
-                "Delete a connected account",
-            ),
-            op(
-                "reject",
-                Post,
-                "/v1/accounts/{account}/reject",
-                "Reject a connected account",
-            ),
+            op("delete", Delete, "/v1/accounts/{account}", "Delete a connected account"),
+            op("reject", Post, "/v1/accounts/{account}/reject", "Reject a connected account"),
         ],
     },
     Resource {
         name: "login_links",
         about: "Single-use links to an Express account's dashboard",
-        operations: &[op(
-            "create",
-            Post,
-            "/v1/accounts/{account}/login_links",
-            "Create a login link",
-        )],
+        operations: &[
+            op("create", Post, "/v1/accounts/{account}/login_links", "Create a login link"),
+        ],
     },
     Resource {
         name: "capabilities",
         about: "Capabilities of a connected account (card_payments, transfers, ...)",
         operations: &[
-            op(
-                "list",
-                Get,
-                "/v1/accounts/{account}/capabilities",
-                "List an account's capabilities",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/accounts/{account}/capabilities/{capability}",
-                "Retrieve a capability",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/accounts/{account}/capabilities/{capability}",
-                "Request or unrequest a capability",
-            ),
+            op("list", Get, "/v1/accounts/{account}/capabilities", "List an account's capabilities"),
+            op("retrieve", Get, "/v1/accounts/{account}/capabilities/{capability}", "Retrieve a capability"),
+            op("update", Post, "/v1/accounts/{account}/capabilities/{capability}", "Request or unrequest a capability"),
         ],
     },
     Resource {
         name: "persons",
         about: "People associated with a connected account",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/accounts/{account}/persons",
-                "Create a person",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/accounts/{account}/persons/{person}",
-                "Retrieve a person",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/accounts/{account}/persons/{person}",
-                "Update a person",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/accounts/{account}/persons",
-                "List an account's persons",
-            ),
-            op(
-                "delete",
-                Delete,
-                "/v1/accounts/{account}/persons/{person}",
-                "Delete a person",
-            ),
+            op("create", Post, "/v1/accounts/{account}/persons", "Create a person"),
+            op("retrieve", Get, "/v1/accounts/{account}/persons/{person}", "Retrieve a person"),
+            op("update", Post, "/v1/accounts/{account}/persons/{person}", "Update a person"),
+            op("list", Get, "/v1/accounts/{account}/persons", "List an account's persons"),
+            op("delete", Delete, "/v1/accounts/{account}/persons/{person}", "Delete a person"),
         ],
     },
     Resource {
         name: "external_accounts",
         about: "Bank accounts and debit cards that receive a connected account's payouts",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/accounts/{account}/external_accounts",
-                "Add an external account",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/accounts/{account}/external_accounts/{id}",
-                "Retrieve an external account",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/accounts/{account}/external_accounts/{id}",
-                "Update an external account",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/accounts/{account}/external_accounts",
-                "List an account's external accounts",
-            ),
-            op(
-                "delete",
-                Delete,
-                "/v1/accounts/{account}/external_accounts/{id}",
-                "Delete an external account",
-            ),
+            op("create", Post, "/v1/accounts/{account}/external_accounts", "Add an external account"),
+            op("retrieve", Get, "/v1/accounts/{account}/external_accounts/{external_account}", "Retrieve an external account"),
+            op("update", Post, "/v1/accounts/{account}/external_accounts/{external_account}", "Update an external account"),
+            op("list", Get, "/v1/accounts/{account}/external_accounts", "List an account's external accounts"),
+            op("delete", Delete, "/v1/accounts/{account}/external_accounts/{external_account}", "Delete an external account"),
         ],
     },
     Resource {
@@ -214,110 +127,35 @@ pub static RESOURCES: &[Resource] = &[
         about: "Customers: the buyers",
         operations: &[
             op("create", Post, "/v1/customers", "Create a customer"),
-            op(
-                "retrieve",
-                Get,
-                "/v1/customers/{customer}",
-                "Retrieve a customer",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/customers/{customer}",
-                "Update a customer",
-            ),
+            op("retrieve", Get, "/v1/customers/{customer}", "Retrieve a customer"),
+            op("update", Post, "/v1/customers/{customer}", "Update a customer"),
             op("list", Get, "/v1/customers", "List customers"),
-            op(
-                "delete",
-                Delete,
-                "/v1/customers/{customer}",
-                "Delete a customer",
-            ),
+            op("delete", Delete, "/v1/customers/{customer}", "Delete a customer"),
         ],
     },
     Resource {
         name: "payment_methods",
         about: "Payment methods (test cards such as pm_card_visa)",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/payment_methods",
-                "Create a payment method",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/payment_methods/{payment_method}",
-                "Retrieve a payment method",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/payment_methods/{payment_method}",
-                "Update a payment method",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/payment_methods",
-                "List a customer's payment methods",
-            ),
-            op(
-                "attach",
-                Post,
-                "/v1/payment_methods/{payment_method}/attach",
-                "Attach a payment method to a customer",
-            ),
-            op(
-                "detach",
-                Post,
-                "/v1/payment_methods/{payment_method}/detach",
-                "Detach a payment method from its customer",
-            ),
+            op("create", Post, "/v1/payment_methods", "Create a payment method"),
+            op("retrieve", Get, "/v1/payment_methods/{payment_method}", "Retrieve a payment method"),
+            op("update", Post, "/v1/payment_methods/{payment_method}", "Update a payment method"),
+            op("list", Get, "/v1/payment_methods", "List a customer's payment methods"),
+            op("attach", Post, "/v1/payment_methods/{payment_method}/attach", "Attach a payment method to a customer"),
+            op("detach", Post, "/v1/payment_methods/{payment_method}/detach", "Detach a payment method from its customer"),
         ],
     },
     Resource {
         name: "payment_intents",
         about: "Payment intents: collecting a payment",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/payment_intents",
-                "Create a payment intent",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/payment_intents/{intent}",
-                "Retrieve a payment intent",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/payment_intents/{intent}",
-                "Update a payment intent",
-            ),
+            op("create", Post, "/v1/payment_intents", "Create a payment intent"),
+            op("retrieve", Get, "/v1/payment_intents/{intent}", "Retrieve a payment intent"),
+            op("update", Post, "/v1/payment_intents/{intent}", "Update a payment intent"),
             op("list", Get, "/v1/payment_intents", "List payment intents"),
-            op(
-                "confirm",
-                Post,
-                "/v1/payment_intents/{intent}/confirm",
-                "Confirm a payment intent",
-            ),
-            op(
-                "capture",
-                Post,
-                "/v1/payment_intents/{intent}/capture",
-                "Capture an authorized payment intent",
-            ),
-            op(
-                "cancel",
-                Post,
-                "/v1/payment_intents/{intent}/cancel",
-                "Cancel a payment intent",
-            ),
+            op("confirm", Post, "/v1/payment_intents/{intent}/confirm", "Confirm a payment intent"),
+            op("capture", Post, "/v1/payment_intents/{intent}/capture", "Capture an authorized payment intent"),
+            op("cancel", Post, "/v1/payment_intents/{intent}/cancel", "Cancel a payment intent"),
         ],
     },
     Resource {
@@ -328,24 +166,14 @@ pub static RESOURCES: &[Resource] = &[
             op("retrieve", Get, "/v1/charges/{charge}", "Retrieve a charge"),
             op("update", Post, "/v1/charges/{charge}", "Update a charge"),
             op("list", Get, "/v1/charges", "List charges"),
-            op(
-                "capture",
-                Post,
-                "/v1/charges/{charge}/capture",
-                "Capture an uncaptured charge",
-            ),
+            op("capture", Post, "/v1/charges/{charge}/capture", "Capture an uncaptured charge"),
         ],
     },
     Resource {
         name: "refunds",
         about: "Refunds of charges",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/refunds",
-                "Refund a charge or payment intent",
-            ),
+            op("create", Post, "/v1/refunds", "Refund a charge or payment intent"),
             op("retrieve", Get, "/v1/refunds/{refund}", "Retrieve a refund"),
             op("update", Post, "/v1/refunds/{refund}", "Update a refund"),
             op("list", Get, "/v1/refunds", "List refunds"),
@@ -355,25 +183,10 @@ pub static RESOURCES: &[Resource] = &[
         name: "disputes",
         about: "Disputes (chargebacks) of charges",
         operations: &[
-            op(
-                "retrieve",
-                Get,
-                "/v1/disputes/{dispute}",
-                "Retrieve a dispute",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/disputes/{dispute}",
-                "Submit evidence or update a dispute",
-            ),
+            op("retrieve", Get, "/v1/disputes/{dispute}", "Retrieve a dispute"),
+            op("update", Post, "/v1/disputes/{dispute}", "Submit evidence or update a dispute"),
             op("list", Get, "/v1/disputes", "List disputes"),
-            op(
-                "close",
-                Post,
-                "/v1/disputes/{dispute}/close",
-                "Close a dispute (accept the loss)",
-            ),
+            op("close", Post, "/v1/disputes/{dispute}/close", "Close a dispute (accept the loss)"),
         ],
     },
     Resource {
@@ -381,18 +194,8 @@ pub static RESOURCES: &[Resource] = &[
         about: "Transfers of funds to connected accounts",
         operations: &[
             op("create", Post, "/v1/transfers", "Create a transfer"),
-            op(
-                "retrieve",
-                Get,
-                "/v1/transfers/{transfer}",
-                "Retrieve a transfer",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/transfers/{transfer}",
-                "Update a transfer",
-            ),
+            op("retrieve", Get, "/v1/transfers/{transfer}", "Retrieve a transfer"),
+            op("update", Post, "/v1/transfers/{transfer}", "Update a transfer"),
             op("list", Get, "/v1/transfers", "List transfers"),
         ],
     },
@@ -400,42 +203,17 @@ pub static RESOURCES: &[Resource] = &[
         name: "transfer_reversals",
         about: "Reversals of transfers",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/transfers/{id}/reversals",
-                "Reverse a transfer",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/transfers/{transfer}/reversals/{id}",
-                "Retrieve a transfer reversal",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/transfers/{transfer}/reversals/{id}",
-                "Update a transfer reversal",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/transfers/{id}/reversals",
-                "List a transfer's reversals",
-            ),
+            op("create", Post, "/v1/transfers/{transfer}/reversals", "Reverse a transfer"),
+            op("retrieve", Get, "/v1/transfers/{transfer}/reversals/{reversal}", "Retrieve a transfer reversal"),
+            op("update", Post, "/v1/transfers/{transfer}/reversals/{reversal}", "Update a transfer reversal"),
+            op("list", Get, "/v1/transfers/{transfer}/reversals", "List a transfer's reversals"),
         ],
     },
     Resource {
         name: "application_fees",
         about: "Application fees collected by the platform",
         operations: &[
-            op(
-                "retrieve",
-                Get,
-                "/v1/application_fees/{id}",
-                "Retrieve an application fee",
-            ),
+            op("retrieve", Get, "/v1/application_fees/{fee}", "Retrieve an application fee"),
             op("list", Get, "/v1/application_fees", "List application fees"),
         ],
     },
@@ -443,53 +221,25 @@ pub static RESOURCES: &[Resource] = &[
         name: "fee_refunds",
         about: "Refunds of application fees",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/application_fees/{id}/refunds",
-                "Refund an application fee",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/application_fees/{fee}/refunds/{id}",
-                "Retrieve an application fee refund",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/application_fees/{fee}/refunds/{id}",
-                "Update an application fee refund",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/application_fees/{id}/refunds",
-                "List an application fee's refunds",
-            ),
+            op("create", Post, "/v1/application_fees/{fee}/refunds", "Refund an application fee"),
+            op("retrieve", Get, "/v1/application_fees/{fee}/refunds/{refund}", "Retrieve an application fee refund"),
+            op("update", Post, "/v1/application_fees/{fee}/refunds/{refund}", "Update an application fee refund"),
+            op("list", Get, "/v1/application_fees/{fee}/refunds", "List an application fee's refunds"),
         ],
     },
     Resource {
         name: "balance",
         about: "Available and pending funds",
-        operations: &[op("retrieve", Get, "/v1/balance", "Retrieve the balance")],
+        operations: &[
+            op("retrieve", Get, "/v1/balance", "Retrieve the balance"),
+        ],
     },
     Resource {
         name: "balance_transactions",
         about: "Every movement of funds in a balance",
         operations: &[
-            op(
-                "retrieve",
-                Get,
-                "/v1/balance_transactions/{id}",
-                "Retrieve a balance transaction",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/balance_transactions",
-                "List balance transactions",
-            ),
+            op("retrieve", Get, "/v1/balance_transactions/{balance_transaction}", "Retrieve a balance transaction"),
+            op("list", Get, "/v1/balance_transactions", "List balance transactions"),
         ],
     },
     Resource {
@@ -500,69 +250,27 @@ pub static RESOURCES: &[Resource] = &[
             op("retrieve", Get, "/v1/payouts/{payout}", "Retrieve a payout"),
             op("update", Post, "/v1/payouts/{payout}", "Update a payout"),
             op("list", Get, "/v1/payouts", "List payouts"),
-            op(
-                "cancel",
-                Post,
-                "/v1/payouts/{payout}/cancel",
-                "Cancel a pending payout",
-            ),
+            op("cancel", Post, "/v1/payouts/{payout}/cancel", "Cancel a pending payout"),
         ],
     },
     Resource {
         name: "events",
         about: "Events: what happened, as webhooks deliver it",
         operations: &[
-            op("retrieve", Get, "/v1/events/{id}", "Retrieve an event"),
+            op("retrieve", Get, "/v1/events/{event}", "Retrieve an event"),
             op("list", Get, "/v1/events", "List events"),
-            Operation {
-                flags: &[FlagParam {
-                    flag: "webhook-endpoint",
-                    param: "webhook_endpoint",
-                    help: "The webhook endpoint (we_...) to deliver the event to again",
-                }],
-                ..op(
-                    "resend",
-                    Post,
-                    "/v1/sluice/events/{id}/resend",
-                    "Deliver an event to a webhook endpoint again",
-                )
-            },
+            Operation { flags: RESEND_FLAGS, ..op("resend", Post, "/v1/sluice/events/{event}/resend", "Deliver an event to a webhook endpoint again") },
         ],
     },
     Resource {
         name: "webhook_endpoints",
         about: "Webhook endpoints that receive events",
         operations: &[
-            op(
-                "create",
-                Post,
-                "/v1/webhook_endpoints",
-                "Create a webhook endpoint",
-            ),
-            op(
-                "retrieve",
-                Get,
-                "/v1/webhook_endpoints/{webhook_endpoint}",
-                "Retrieve a webhook endpoint",
-            ),
-            op(
-                "update",
-                Post,
-                "/v1/webhook_endpoints/{webhook_endpoint}",
-                "Update a webhook endpoint",
-            ),
-            op(
-                "list",
-                Get,
-                "/v1/webhook_endpoints",
-                "List webhook endpoints",
-            ),
-            op(
-                "delete",
-                Delete,
-                "/v1/webhook_endpoints/{webhook_endpoint}",
-                "Delete a webhook endpoint",
-            ),
+            op("create", Post, "/v1/webhook_endpoints", "Create a webhook endpoint"),
+            op("retrieve", Get, "/v1/webhook_endpoints/{webhook_endpoint}", "Retrieve a webhook endpoint"),
+            op("update", Post, "/v1/webhook_endpoints/{webhook_endpoint}", "Update a webhook endpoint"),
+            op("list", Get, "/v1/webhook_endpoints", "List webhook endpoints"),
+            op("delete", Delete, "/v1/webhook_endpoints/{webhook_endpoint}", "Delete a webhook endpoint"),
         ],
     },
 ];
@@ -585,8 +293,8 @@ mod tests {
     #[test]
     fn placeholders_come_in_path_order() {
         assert_eq!(
-            placeholders("/v1/application_fees/{fee}/refunds/{id}"),
-            vec!["fee", "id"]
+            placeholders("/v1/application_fees/{fee}/refunds/{refund}"),
+            vec!["fee", "refund"]
         );
         assert!(placeholders("/v1/balance").is_empty());
     }
