@@ -502,6 +502,21 @@ fn stripe_account_and_nested_resources() {
         .json();
     assert_eq!(external["object"], "list");
 
+    // A reader that goes away (`| head`) ends the output quietly, without a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["trigger", "charge.succeeded"])
+        .env("SLUICE_API_BASE", &server.base)
+        .env("SLUICE_API_KEY", KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
     // Raw requests for anything the table does not list.
     let raw = server.cli(&["get", "/v1/balance"]).ok().json();
     assert_eq!(raw["object"], "balance");
