@@ -662,6 +662,18 @@ fn triggers_cause_real_objects() {
     assert_eq!(intents["data"][0]["status"], "succeeded");
     assert_eq!(intents["data"][0]["amount"], 2000);
 
+    // The event itself, where this server records events (`/v1/events` comes with the events
+    // work; until then the route answers 404 and there is nothing more to check).
+    let events = server.cli(&["events", "list", "-d", "type=payment_intent.succeeded"]);
+    if events.code == Some(0) {
+        let data = events.json()["data"].clone();
+        assert!(
+            !data.as_array().unwrap().is_empty(),
+            "no payment_intent.succeeded event"
+        );
+        assert_eq!(data[0]["data"]["object"]["id"], intents["data"][0]["id"]);
+    }
+
     server
         .cli(&["trigger", "payment_intent.payment_failed"])
         .ok();
