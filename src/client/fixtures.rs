@@ -315,7 +315,12 @@ pub struct Runner<'a> {
 
 impl Runner<'_> {
     /// Runs the fixtures in order, printing one line each; stops at the first failure.
-    pub fn run(&self, file: &FixtureFile, skips: &[String]) -> anyhow::Result<()> {
+    /// Returns each fixture's response body by name.
+    pub fn run(
+        &self,
+        file: &FixtureFile,
+        skips: &[String],
+    ) -> anyhow::Result<HashMap<String, Value>> {
         let mut responses: HashMap<String, Value> = HashMap::new();
         for fixture in &file.fixtures {
             if skips.contains(&fixture.name) {
@@ -360,7 +365,7 @@ impl Runner<'_> {
             }
             responses.insert(fixture.name.clone(), body);
         }
-        Ok(())
+        Ok(responses)
     }
 
     fn request(

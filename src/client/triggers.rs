@@ -170,10 +170,20 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         stripe_account: args.stripe_account,
         env: EnvSource::from_working_dir(),
     };
-    runner
+    let responses = runner
         .run(&file, &args.rewrites.skips)
         .map_err(|error| anyhow::anyhow!("trigger {event} failed: {error:#}"))?;
-    out!("Trigger succeeded! See the events with `sluice events list`.");
+    // Events that happen in a connected account are listed in that account.
+    let created_account = responses
+        .get("account")
+        .and_then(|account| account.get("id"))
+        .and_then(serde_json::Value::as_str);
+    match runner.stripe_account.as_deref().or(created_account) {
+        Some(account) => out!(
+            "Trigger succeeded! See the events with `sluice events list` (the platform's) and `sluice events list --stripe-account {account}`."
+        ),
+        None => out!("Trigger succeeded! See the events with `sluice events list`."),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
