@@ -711,6 +711,32 @@ fn triggers_cause_real_objects() {
         .json();
     assert_eq!(fees["data"][0]["amount_refunded"], 123);
 
+    // Payouts and the test clock: the payout is paid once the clock passes its arrival date.
+    let before = server.cli(&["clock", "show"]).ok().json()["now"]
+        .as_i64()
+        .unwrap();
+    let run = server.cli(&["trigger", "payout.paid"]).ok();
+    let word = |prefix: &str| {
+        run.stdout
+            .split_whitespace()
+            .find(|word| word.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {}", run.stdout))
+            .trim_end_matches(['.', '`'])
+            .to_string()
+    };
+    let (payout, owner) = (word("po_"), word("acct_"));
+    let paid = server
+        .cli(&["payouts", "retrieve", &payout, "--stripe-account", &owner])
+        .ok()
+        .json();
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let after = server.cli(&["clock", "advance", "1h"]).ok().json();
+    assert!(
+        after["now"].as_i64().unwrap() >= before + 3 * 86_400 + 3_600,
+        "{after}"
+    );
+    server.cli(&["trigger", "balance.available"]).ok();
+
     // --stripe-account: the payment happens in that connected account; --override edits it.
     let connected = onboarded_account(&server);
     server

@@ -21,8 +21,6 @@ pub struct Trigger {
     pub event: &'static str,
     pub fixture: &'static str,
     pub scope: Scope,
-    /// Why the trigger may not work yet, when it depends on server features still to come.
-    pub caveat: Option<&'static str>,
 }
 
 macro_rules! trigger {
@@ -31,15 +29,6 @@ macro_rules! trigger {
             event: $event,
             fixture: include_str!(concat!("triggers/", $event, ".json")),
             scope: Scope::$scope,
-            caveat: None,
-        }
-    };
-    ($event:literal, $scope:ident, $caveat:literal) => {
-        Trigger {
-            event: $event,
-            fixture: include_str!(concat!("triggers/", $event, ".json")),
-            scope: Scope::$scope,
-            caveat: Some($caveat),
         }
     };
 }
@@ -51,11 +40,7 @@ pub static TRIGGERS: &[Trigger] = &[
     trigger!("account.updated", CreatesConnectedAccount),
     trigger!("application_fee.created", CreatesConnectedAccount),
     trigger!("application_fee.refunded", CreatesConnectedAccount),
-    trigger!(
-        "balance.available",
-        AnyAccount,
-        "needs the server's test clock (/v1/test_helpers/clock/advance)"
-    ),
+    trigger!("balance.available", AnyAccount),
     trigger!("capability.updated", CreatesConnectedAccount),
     trigger!("charge.captured", AnyAccount),
     trigger!("charge.dispute.closed", AnyAccount),
@@ -76,31 +61,11 @@ pub static TRIGGERS: &[Trigger] = &[
     trigger!("payment_intent.payment_failed", AnyAccount),
     trigger!("payment_intent.requires_action", AnyAccount),
     trigger!("payment_intent.succeeded", AnyAccount),
-    trigger!(
-        "payout.canceled",
-        CreatesConnectedAccount,
-        "needs the server's /v1/payouts"
-    ),
-    trigger!(
-        "payout.created",
-        CreatesConnectedAccount,
-        "needs the server's /v1/payouts"
-    ),
-    trigger!(
-        "payout.failed",
-        CreatesConnectedAccount,
-        "needs the server's /v1/payouts and test clock"
-    ),
-    trigger!(
-        "payout.paid",
-        CreatesConnectedAccount,
-        "needs the server's /v1/payouts and test clock"
-    ),
-    trigger!(
-        "payout.updated",
-        CreatesConnectedAccount,
-        "needs the server's /v1/payouts"
-    ),
+    trigger!("payout.canceled", CreatesConnectedAccount),
+    trigger!("payout.created", CreatesConnectedAccount),
+    trigger!("payout.failed", CreatesConnectedAccount),
+    trigger!("payout.paid", CreatesConnectedAccount),
+    trigger!("payout.updated", CreatesConnectedAccount),
     trigger!("person.created", CreatesConnectedAccount),
     trigger!("person.deleted", CreatesConnectedAccount),
     trigger!("person.updated", CreatesConnectedAccount),
@@ -139,10 +104,7 @@ fn print_list() {
             Scope::AnyAccount => "",
             Scope::CreatesConnectedAccount => "  (creates its own connected account)",
         };
-        match trigger.caveat {
-            Some(caveat) => out!("  {}{scope}  [{caveat}]", trigger.event),
-            None => out!("  {}{scope}", trigger.event),
-        }
+        out!("  {}{scope}", trigger.event);
     }
 }
 
