@@ -21,8 +21,19 @@ pub enum ClockCommand {
     /// Move the test clock forward: funds become available, payout schedules run.
     Advance {
         /// How far: 30s, 15m, 2h, 2d, 1w, or combined (1d12h).
-        #[arg(value_parser = duration::parse_secs, value_name = "DURATION")]
-        duration_secs: u64,
+        #[arg(
+            value_parser = duration::parse_secs,
+            value_name = "DURATION",
+            required_unless_present = "to_unix_secs"
+        )]
+        duration_secs: Option<u64>,
+        /// Or to this time (unix seconds).
+        #[arg(
+            long = "to",
+            value_name = "UNIX_SECS",
+            conflicts_with = "duration_secs"
+        )]
+        to_unix_secs: Option<i64>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -33,12 +44,18 @@ pub fn run(command: ClockCommand) -> anyhow::Result<ExitCode> {
         ClockCommand::Show { client } => (client, Request::new(Method::Get, CLOCK_PATH)),
         ClockCommand::Advance {
             duration_secs,
+            to_unix_secs,
             client,
         } => {
             let mut request = Request::new(Method::Post, ADVANCE_PATH);
-            request
-                .params
-                .push(("seconds".to_string(), duration_secs.to_string()));
+            let param = match (duration_secs, to_unix_secs) {
+                (_, Some(to)) => ("to", to.to_string()),
+                (Some(seconds), None) => ("seconds", seconds.to_string()),
+                (None, None) => {
+                    anyhow::bail!("say how far: `sluice clock advance 2d` or --to UNIX_SECS")
+                }
+            };
+            request.params.push((param.0.to_string(), param.1));
             (client, request)
         }
     };
