@@ -310,6 +310,9 @@ pub struct Runner<'a> {
     pub client: &'a Client,
     /// Sent as `Stripe-Account` on every request that does not set its own header.
     pub stripe_account: Option<String>,
+    /// Responses given in advance: a fixture with one of these names does not run, and
+    /// references to it read the given value (a trigger told which account to use).
+    pub given: HashMap<String, Value>,
     pub env: EnvSource,
 }
 
@@ -321,8 +324,16 @@ impl Runner<'_> {
         file: &FixtureFile,
         skips: &[String],
     ) -> anyhow::Result<HashMap<String, Value>> {
-        let mut responses: HashMap<String, Value> = HashMap::new();
+        let mut responses = self.given.clone();
         for fixture in &file.fixtures {
+            if let Some(given) = self.given.get(&fixture.name) {
+                let id = given
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("a given value");
+                out!("Using {id} for fixture: {}", fixture.name);
+                continue;
+            }
             if skips.contains(&fixture.name) {
                 out!("Skipping fixture for: {}", fixture.name);
                 continue;
@@ -433,6 +444,7 @@ pub fn run_file(args: FixturesArgs) -> anyhow::Result<ExitCode> {
     let runner = Runner {
         client: &client,
         stripe_account: args.stripe_account,
+        given: HashMap::new(),
         env: EnvSource::from_working_dir(),
     };
     runner.run(&file, &args.rewrites.skips)?;

@@ -1,21 +1,28 @@
 //! `sluice trigger EVENT`: causes a real event by running real API calls from a fixture built into
 //! the binary (`triggers/<event>.json`), never by writing an event directly.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+
+use serde_json::json;
 
 use super::fixtures::{FixtureFile, Rewrites, Runner};
 use super::references::EnvSource;
 use super::ClientArgs;
 
-/// Whether a trigger can run inside `--stripe-account`.
+/// What `--stripe-account` means for a trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Payments and refunds: with `--stripe-account` they become direct charges of that account.
+    /// Payments and refunds: every request runs as that account (direct charges).
     AnyAccount,
-    /// The trigger creates its own connected account first (accounts, persons, transfers...),
-    /// which only the platform can do.
-    CreatesConnectedAccount,
+    /// The trigger works on a connected account (accounts, persons, transfers, payouts...): its
+    /// fixture `account` creates one, or `--stripe-account` names one to use instead. Its requests
+    /// name the account in their path or in their own `Stripe-Account` header.
+    ConnectedAccount,
 }
+
+/// The fixture that creates the connected account of a `Scope::ConnectedAccount` trigger.
+const ACCOUNT_FIXTURE: &str = "account";
 
 pub struct Trigger {
     pub event: &'static str,
@@ -34,14 +41,14 @@ macro_rules! trigger {
 }
 
 pub static TRIGGERS: &[Trigger] = &[
-    trigger!("account.external_account.created", CreatesConnectedAccount),
-    trigger!("account.external_account.deleted", CreatesConnectedAccount),
-    trigger!("account.external_account.updated", CreatesConnectedAccount),
-    trigger!("account.updated", CreatesConnectedAccount),
-    trigger!("application_fee.created", CreatesConnectedAccount),
-    trigger!("application_fee.refunded", CreatesConnectedAccount),
+    trigger!("account.external_account.created", ConnectedAccount),
+    trigger!("account.external_account.deleted", ConnectedAccount),
+    trigger!("account.external_account.updated", ConnectedAccount),
+    trigger!("account.updated", ConnectedAccount),
+    trigger!("application_fee.created", ConnectedAccount),
+    trigger!("application_fee.refunded", ConnectedAccount),
     trigger!("balance.available", AnyAccount),
-    trigger!("capability.updated", CreatesConnectedAccount),
+    trigger!("capability.updated", ConnectedAccount),
     trigger!("charge.captured", AnyAccount),
     trigger!("charge.dispute.closed", AnyAccount),
     trigger!("charge.dispute.created", AnyAccount),
@@ -61,19 +68,19 @@ pub static TRIGGERS: &[Trigger] = &[
     trigger!("payment_intent.payment_failed", AnyAccount),
     trigger!("payment_intent.requires_action", AnyAccount),
     trigger!("payment_intent.succeeded", AnyAccount),
-    trigger!("payout.canceled", CreatesConnectedAccount),
-    trigger!("payout.created", CreatesConnectedAccount),
-    trigger!("payout.failed", CreatesConnectedAccount),
-    trigger!("payout.paid", CreatesConnectedAccount),
-    trigger!("payout.updated", CreatesConnectedAccount),
-    trigger!("person.created", CreatesConnectedAccount),
-    trigger!("person.deleted", CreatesConnectedAccount),
-    trigger!("person.updated", CreatesConnectedAccount),
+    trigger!("payout.canceled", ConnectedAccount),
+    trigger!("payout.created", ConnectedAccount),
+    trigger!("payout.failed", ConnectedAccount),
+    trigger!("payout.paid", ConnectedAccount),
+    trigger!("payout.updated", ConnectedAccount),
+    trigger!("person.created", ConnectedAccount),
+    trigger!("person.deleted", ConnectedAccount),
+    trigger!("person.updated", ConnectedAccount),
     trigger!("refund.created", AnyAccount),
     trigger!("refund.updated", AnyAccount),
-    trigger!("transfer.created", CreatesConnectedAccount),
-    trigger!("transfer.reversed", CreatesConnectedAccount),
-    trigger!("transfer.updated", CreatesConnectedAccount),
+    trigger!("transfer.created", ConnectedAccount),
+    trigger!("transfer.reversed", ConnectedAccount),
+    trigger!("transfer.updated", ConnectedAccount),
 ];
 
 pub fn find(event: &str) -> Option<&'static Trigger> {
@@ -102,7 +109,7 @@ fn print_list() {
     for trigger in TRIGGERS {
         let scope = match trigger.scope {
             Scope::AnyAccount => "",
-            Scope::CreatesConnectedAccount => "  (creates its own connected account)",
+            Scope::ConnectedAccount => "  (in a new connected account, or --stripe-account's)",
         };
         out!("  {}{scope}", trigger.event);
     }
@@ -118,26 +125,30 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
             "`{event}` cannot be triggered: `sluice trigger --list` shows the events that can (or run your own fixture file with `sluice fixtures FILE`)"
         );
     };
-    if args.stripe_account.is_some() && trigger.scope == Scope::CreatesConnectedAccount {
-        anyhow::bail!(
-            "{event} creates its own connected account, which only the platform can do: run it without --stripe-account (its events carry that account's id)"
-        );
-    }
     let mut file =
         FixtureFile::parse(trigger.fixture, &format!("the built-in fixture of {event}"))?;
     args.rewrites.apply(&mut file)?;
     let client = args.client.connect()?;
-    let runner = Runner {
+    let mut runner = Runner {
         client: &client,
-        stripe_account: args.stripe_account,
+        stripe_account: None,
+        given: HashMap::new(),
         env: EnvSource::from_working_dir(),
     };
+    match (trigger.scope, args.stripe_account) {
+        (Scope::ConnectedAccount, Some(account)) => {
+            runner
+                .given
+                .insert(ACCOUNT_FIXTURE.to_string(), json!({ "id": account }));
+        }
+        (_, account) => runner.stripe_account = account,
+    }
     let responses = runner
         .run(&file, &args.rewrites.skips)
         .map_err(|error| anyhow::anyhow!("trigger {event} failed: {error:#}"))?;
     // Events that happen in a connected account are listed in that account.
     let created_account = responses
-        .get("account")
+        .get(ACCOUNT_FIXTURE)
         .and_then(|account| account.get("id"))
         .and_then(serde_json::Value::as_str);
     match runner.stripe_account.as_deref().or(created_account) {
@@ -176,6 +187,9 @@ mod tests {
                     );
                 }
                 seen.push(&fixture.name);
+            }
+            if trigger.scope == Scope::ConnectedAccount {
+                assert_eq!(file.fixtures[0].name, ACCOUNT_FIXTURE, "{}", trigger.event);
             }
         }
     }
