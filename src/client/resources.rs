@@ -105,3 +105,52 @@ fn fill_path(operation: &Operation, matches: &ArgMatches) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the whole command tree (ids, conflicts, positional order) only when asked:
+    /// a path placeholder named like an option would otherwise fail at run time.
+    #[test]
+    fn the_command_tree_is_valid() {
+        crate::cli::command().debug_assert();
+    }
+
+    #[test]
+    fn operations_fill_their_paths_in_order() {
+        let matches = crate::cli::command()
+            .try_get_matches_from([
+                "sluice",
+                "fee_refunds",
+                "retrieve",
+                "fee_1",
+                "fr/2",
+                "-d",
+                "expand[]=fee",
+            ])
+            .unwrap();
+        let (_, resource) = matches.subcommand().unwrap();
+        let (_, operation) = resource.subcommand().unwrap();
+        let table = super::routes::find("fee_refunds").unwrap();
+        let retrieve = table
+            .operations
+            .iter()
+            .find(|o| o.name == "retrieve")
+            .unwrap();
+        assert_eq!(
+            super::fill_path(retrieve, operation),
+            "/v1/application_fees/fee_1/refunds/fr%2F2"
+        );
+        let own = crate::cli::command()
+            .try_get_matches_from(["sluice", "accounts", "retrieve"])
+            .unwrap();
+        let (_, resource) = own.subcommand().unwrap();
+        let (_, operation) = resource.subcommand().unwrap();
+        let accounts = super::routes::find("accounts").unwrap();
+        let retrieve = accounts
+            .operations
+            .iter()
+            .find(|o| o.name == "retrieve")
+            .unwrap();
+        assert_eq!(super::fill_path(retrieve, operation), "/v1/account");
+    }
+}
