@@ -19,6 +19,9 @@ pub enum Scope {
     /// fixture `account` creates one, or `--stripe-account` names one to use instead. Its requests
     /// name the account in their path or in their own `Stripe-Account` header.
     ConnectedAccount,
+    /// Like `ConnectedAccount`, but the trigger deletes the account, so it always makes its own:
+    /// `--stripe-account` is refused rather than deleting an account someone named.
+    NewConnectedAccount,
 }
 
 /// The fixture that creates the connected account of a `Scope::ConnectedAccount` trigger.
@@ -41,6 +44,7 @@ macro_rules! trigger {
 }
 
 pub static TRIGGERS: &[Trigger] = &[
+    trigger!("account.application.deauthorized", NewConnectedAccount),
     trigger!("account.external_account.created", ConnectedAccount),
     trigger!("account.external_account.deleted", ConnectedAccount),
     trigger!("account.external_account.updated", ConnectedAccount),
@@ -110,6 +114,7 @@ fn print_list() {
         let scope = match trigger.scope {
             Scope::AnyAccount => "",
             Scope::ConnectedAccount => "  (in a new connected account, or --stripe-account's)",
+            Scope::NewConnectedAccount => "  (deletes a new connected account)",
         };
         out!("  {}{scope}", trigger.event);
     }
@@ -135,6 +140,11 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         given: HashMap::new(),
         env: EnvSource::from_working_dir(),
     };
+    if trigger.scope == Scope::NewConnectedAccount && args.stripe_account.is_some() {
+        anyhow::bail!(
+            "{event} deletes the connected account it works on, so it always creates its own: run it without --stripe-account"
+        );
+    }
     match (trigger.scope, args.stripe_account) {
         (Scope::ConnectedAccount, Some(account)) => {
             runner
@@ -147,8 +157,10 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         .run(&file, &args.rewrites.skips)
         .map_err(|error| anyhow::anyhow!("trigger {event} failed: {error:#}"))?;
     // Events that happen in a connected account are listed in that account.
+    // ... unless the trigger deleted it.
     let created_account = responses
         .get(ACCOUNT_FIXTURE)
+        .filter(|_| trigger.scope != Scope::NewConnectedAccount)
         .and_then(|account| account.get("id"))
         .and_then(serde_json::Value::as_str);
     match runner.stripe_account.as_deref().or(created_account) {
@@ -188,7 +200,7 @@ mod tests {
                 }
                 seen.push(&fixture.name);
             }
-            if trigger.scope == Scope::ConnectedAccount {
+            if trigger.scope != Scope::AnyAccount {
                 assert_eq!(file.fixtures[0].name, ACCOUNT_FIXTURE, "{}", trigger.event);
             }
         }
