@@ -166,7 +166,7 @@ pub struct BenchArgs {
         default_value = "http://127.0.0.1:12111"
     )]
     pub api_base: String,
-    #[arg(long, env = "SLUICE_API_KEY")]
+    #[arg(long, env = "SLUICE_API_KEY", hide_env_values = true)]
     pub api_key: String,
     #[arg(long, default_value_t = 32)]
     pub clients: usize,

@@ -1,11 +1,13 @@
-//! The command line: `sluice serve`, `sluice bench`.
+//! The command line: `sluice serve`, `sluice bench`, `sluice ledger verify`, and the client
+//! commands that talk to a running server (`sluice <resource> <operation>`, `fixtures`, `trigger`,
+//! `clock`, `get`/`post`/`delete`; see `crate::client`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{platforms, unix_now};
 use crate::store::Store;
@@ -33,6 +35,24 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Run a fixture file (the Stripe CLI's format): requests in order, with references to
+    /// earlier responses.
+    Fixtures(crate::client::fixtures::FixturesArgs),
+    /// Cause an event by making the API calls that produce it (`--list` shows the events).
+    Trigger(crate::client::triggers::TriggerArgs),
+    /// Show or advance the simulated test clock.
+    Clock {
+        #[command(subcommand)]
+        command: crate::client::clock::ClockCommand,
+    },
+    /// Send a GET request to any API path.
+    Get(crate::client::RawArgs),
+    /// Send a POST request to any API path.
+    Post(crate::client::RawArgs),
+    /// Send a DELETE request to any API path.
+    Delete(crate::client::RawArgs),
+    // `Listen` (forward webhooks to a local URL) joins here with `crate::client::listen` once the
+    // server streams events.
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,14 +108,40 @@ pub struct ServeArgs {
     pub webhook_per_endpoint: u64,
 }
 
+/// The parser: the derived commands plus one command per API resource, built from
+/// `crate::client::routes` (clap's derive cannot generate those from a table).
+pub fn command() -> clap::Command {
+    Cli::command()
+        .subcommands(crate::client::resources::commands())
+        .after_help(
+            "API resources: `sluice <resource> <operation> --help`, \
+             e.g. `sluice customers create --help`.",
+        )
+}
+
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    if let Some((name, resource_matches)) = matches.subcommand() {
+        if let Some(resource) = crate::client::routes::find(name) {
+            return crate::client::resources::run(resource, resource_matches);
+        }
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => crate::bench::run(args),
         Command::Ledger {
             command: LedgerCommand::Verify(args),
         } => verify_ledger(args),
+        Command::Fixtures(args) => crate::client::fixtures::run_file(args),
+        Command::Trigger(args) => crate::client::triggers::run(args),
+        Command::Clock { command } => crate::client::clock::run(command),
+        Command::Get(args) => crate::client::run_raw(crate::client::http::Method::Get, args),
+        Command::Post(args) => crate::client::run_raw(crate::client::http::Method::Post, args),
+        Command::Delete(args) => crate::client::run_raw(crate::client::http::Method::Delete, args),
     }
 }
 

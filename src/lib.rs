@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod domain;
 pub mod ids;
 pub mod store;
