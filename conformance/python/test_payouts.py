@@ -143,6 +143,12 @@ def test_funds_become_available_after_two_days():
     assert available(acct) == 1000 and pending(acct) == 0
     bt = stripe.BalanceTransaction.retrieve(payment.balance_transaction, stripe_account=acct)
     assert bt.status == "available" and bt.available_on <= clock_now()
+    announced = stripe.Event.list(type="balance.available", stripe_account=acct)
+    check(announced)
+    assert announced.data, "balance.available when the funds became available"
+    event = announced.data[0]
+    assert event.account == acct
+    assert [(e.amount, e.currency) for e in event.data.object.available] == [(1000, "usd")]
 
 
 # --- manual payouts ------------------------------------------------------------------------------------
@@ -179,6 +185,9 @@ def test_manual_payout_lifecycle_and_reconciliation():
     assert available(acct) == 2000
     listed = stripe.Payout.list(status="paid", stripe_account=acct)
     assert [p.id for p in listed.data] == [po.id]
+    kinds = [e.type for e in stripe.Event.list(stripe_account=acct, limit=100).auto_paging_iter() if e.data.object.id == po.id]
+    for kind in ("payout.created", "payout.updated", "payout.paid"):
+        assert kind in kinds, (kind, kinds)
 
 
 def test_cancel_a_pending_payout_returns_the_funds():
@@ -216,6 +225,9 @@ def test_failing_bank_accounts_fail_and_return_the_funds(account_number, failure
     back = stripe.BalanceTransaction.retrieve(failed.failure_balance_transaction, stripe_account=acct)
     assert (back.type, back.amount, back.net) == ("payout_failure", 4000, 4000)
     assert available(acct) == 4000
+    failed_events = stripe.Event.list(type="payout.failed", stripe_account=acct).data
+    assert [e.data.object.id for e in failed_events] == [po.id]
+    assert failed_events[0].data.object.failure_code == failure_code
 
 
 def test_payouts_need_payouts_enabled_and_a_manual_schedule():

@@ -21,7 +21,7 @@ use super::ledger::{self, operator, BalanceTransaction, Entry, FeeDetail, Moveme
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::{percent_of, Currency};
 use super::objects::{BALANCE_TRANSACTION, PAYOUT};
-use super::{external_accounts, Ctx, Error, ErrorKind, Result};
+use super::{events, external_accounts, Ctx, Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::{Cursor, FieldValue, ListQuery, Scope, Timer, Tx, NOTHING_DUE};
 
@@ -363,6 +363,7 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
         },
         &payout,
     )?;
+    events::record_in(tx, ctx, Some(new.account), "payout.created", &payout, None)?;
     let timer = |kind: &str, due_at: i64| Timer {
         id: 0,
         platform: ctx.scope.platform.clone(),
@@ -500,8 +501,10 @@ pub fn retrieve(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
 
 pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: MetadataChange) -> Result<Value> {
     let (_, mut payout): (_, Value) = docs::load_for_update(tx, &ctx.scope, PAYOUT, "payout", id)?;
+    let before = payout.clone();
     metadata::apply_to_document(&mut payout, change)?;
     docs::save(tx, id, &payout)?;
+    events::record_update(tx, ctx, "payout.updated", &before, &payout)?;
     Ok(public_view(payout))
 }
 
@@ -552,11 +555,14 @@ pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
         ))
         .code("payout_not_cancelable"));
     }
+    let before = payout.clone();
     let txn = return_funds(tx, ctx, &payout, "payout_cancel")?;
     payout["status"] = json!("canceled");
     payout["reversed_by"] = Value::Null;
     payout["failure_balance_transaction"] = json!(txn);
     docs::save(tx, id, &payout)?;
+    events::record_update(tx, ctx, "payout.updated", &before, &payout)?;
+    events::record(tx, ctx, "payout.canceled", &payout)?;
     Ok(public_view(payout))
 }
 
@@ -566,7 +572,19 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
         return Ok(());
     };
     let mut payout: Value = docs::from_json(&doc)?;
+    let before = payout.clone();
+    // The payout's events happen in the account it belongs to.
+    let ctx = &Ctx {
+        scope: Scope {
+            platform: doc.platform.clone(),
+            account: doc.account.clone(),
+            livemode: doc.livemode,
+        },
+        connected: doc.account != doc.platform,
+        ..ctx.clone()
+    };
     let status = payout["status"].as_str().unwrap_or_default().to_string();
+    let mut outcome: Option<&'static str> = None;
     match timer.kind.as_str() {
         TIMER_IN_TRANSIT if status == "pending" => {
             payout["status"] = json!("in_transit");
@@ -577,15 +595,8 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
                 .map(str::to_string);
             match failure {
                 Some(code) => {
-                    let scoped = Ctx {
-                        scope: Scope {
-                            platform: doc.platform.clone(),
-                            account: doc.account.clone(),
-                            livemode: doc.livemode,
-                        },
-                        ..ctx.clone()
-                    };
-                    let txn = return_funds(tx, &scoped, &payout, "payout_failure")?;
+                    let txn = return_funds(tx, ctx, &payout, "payout_failure")?;
+                    outcome = Some("payout.failed");
                     payout["status"] = json!("failed");
                     payout["failure_balance_transaction"] = json!(txn);
                     payout["failure_message"] = json!(payout_failure_message(&code));
@@ -599,6 +610,7 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
                     movement.operator(operator::BANKS, amount);
                     movement.commit(tx, ctx)?;
                     payout["status"] = json!("paid");
+                    outcome = Some("payout.paid");
                 }
             }
             if payout["automatic"] == true {
@@ -607,7 +619,15 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
         }
         _ => return Ok(()),
     }
-    docs::save(tx, &timer.target, &payout)
+    docs::save(tx, &timer.target, &payout)?;
+    events::record_update(tx, ctx, "payout.updated", &before, &payout)?;
+    if let Some(outcome) = outcome {
+        events::record(tx, ctx, outcome, &payout)?;
+        if payout["automatic"] == true {
+            events::record(tx, ctx, "payout.reconciliation_completed", &payout)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether an account's schedule pays out on the day starting at `day` (midnight UTC).

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::objects::ACCOUNT;
 use super::payouts::Payee;
-use super::{clock, docs, liability, payouts, Ctx, Result};
+use super::{clock, docs, events, ledger, liability, payouts, Ctx, Result};
 use crate::store::{Tx, NOTHING_DUE};
 
 const DAY_SECONDS: i64 = 86_400;
@@ -24,6 +24,7 @@ pub struct Report {
     pub payouts_created: u64,
     pub negative_balances_covered: u64,
     pub reserves_changed: u64,
+    pub balances_available: u64,
 }
 
 impl Report {
@@ -34,6 +35,7 @@ impl Report {
         self.payouts_created += other.payouts_created;
         self.negative_balances_covered += other.negative_balances_covered;
         self.reserves_changed += other.reserves_changed;
+        self.balances_available += other.balances_available;
     }
 }
 
@@ -60,6 +62,9 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
             report.timers_run += 1;
         }
     }
+    if end > from {
+        announce_available(tx, base, from, end, report)?;
+    }
     if end == boundary && end > from {
         pay_out_day(tx, base, end, report)?;
     }
@@ -68,6 +73,38 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
     state.processed_through = Some(end);
     clock::save(tx, &ctx, &platform, &state)?;
     Ok(end < up_to)
+}
+
+/// `balance.available` for each of the platform's accounts (itself included) whose funds became
+/// available in `(from, end]`, with the balance as it is at `end`.
+fn announce_available(
+    tx: &mut dyn Tx,
+    base: &Ctx,
+    from: i64,
+    end: i64,
+    report: &mut Report,
+) -> Result<()> {
+    let platform = base.scope.platform.clone();
+    for account in tx.accounts_available_between(base.scope.livemode, from, end)? {
+        let Some(doc) = tx.get(&account)? else {
+            continue;
+        };
+        if doc.object != ACCOUNT || doc.platform != platform || doc.deleted {
+            continue;
+        }
+        let holder: Holder = docs::from_json(&doc)?;
+        let ctx = Ctx::system(base, &account, end);
+        let balance = ledger::balance(tx, &ctx, &holder.default_currency)?;
+        events::record(tx, &ctx, "balance.available", &balance)?;
+        report.balances_available += 1;
+    }
+    Ok(())
+}
+
+/// What `balance.available` reads of an account.
+#[derive(serde::Deserialize)]
+struct Holder {
+    default_currency: String,
 }
 
 /// The automatic payouts of every connected account whose schedule pays on `day`.

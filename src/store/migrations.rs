@@ -80,6 +80,8 @@ CREATE TABLE payout_candidates (
     sweep_after TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (platform, livemode, account)
 ) WITHOUT ROWID;
+-- Whose funds became available in a span of time (`balance.available`).
+CREATE INDEX ledger_balances_by_available_on ON ledger_balances (livemode, available_on, ledger_account);
 "#,
     r#"
 CREATE TABLE webhook_outbox (
@@ -188,6 +190,8 @@ CREATE TABLE payout_candidates (
     sweep_after TEXT COLLATE "C" NOT NULL DEFAULT '',
     PRIMARY KEY (platform, livemode, account)
 );
+-- Whose funds became available in a span of time (`balance.available`).
+CREATE INDEX ledger_balances_by_available_on ON ledger_balances (livemode, available_on, ledger_account);
 "#,
     r#"
 CREATE TABLE webhook_outbox (

@@ -263,6 +263,14 @@ pub trait Tx {
     fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()>;
     /// Checks every ledger invariant; returns one line per violation.
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>>;
+    /// Stripe accounts (`acct_...`, of every platform) with postings that become available in
+    /// `(after, up_to]`.
+    fn accounts_available_between(
+        &mut self,
+        livemode: bool,
+        after: i64,
+        up_to: i64,
+    ) -> StoreResult<Vec<String>>;
     /// Non-zero totals of the ledger accounts whose name starts with `prefix`.
     fn ledger_totals_with_prefix(
         &mut self,

@@ -379,6 +379,9 @@ impl Tx for FailingTx {
     fn timer_add(&mut self, _: &Timer) -> StoreResult<()> {
         closed()
     }
+    fn accounts_available_between(&mut self, _: bool, _: i64, _: i64) -> StoreResult<Vec<String>> {
+        closed()
+    }
     fn timers_due(&mut self, _: &str, _: bool, _: i64, _: usize) -> StoreResult<Vec<Timer>> {
         closed()
     }
@@ -751,6 +754,21 @@ impl Tx for PgTx<'_, '_> {
                 amount: row.get(2),
             })
             .collect())
+    }
+
+    fn accounts_available_between(
+        &mut self,
+        livemode: bool,
+        after: i64,
+        up_to: i64,
+    ) -> StoreResult<Vec<String>> {
+        let statement = self.statement(
+            "SELECT DISTINCT ledger_account FROM ledger_balances
+             WHERE livemode = $1 AND available_on > $2 AND available_on <= $3
+               AND ledger_account >= 'acct_' AND ledger_account < 'acct`'",
+        )?;
+        let rows = self.tx.query(&statement, &[&livemode, &after, &up_to])?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {

@@ -499,6 +499,21 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn accounts_available_between(
+        &mut self,
+        livemode: bool,
+        after: i64,
+        up_to: i64,
+    ) -> StoreResult<Vec<String>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT DISTINCT ledger_account FROM ledger_balances
+             WHERE livemode = ?1 AND available_on > ?2 AND available_on <= ?3
+               AND ledger_account >= 'acct_' AND ledger_account < 'acct`'",
+        )?;
+        let rows = statement.query_map(params![livemode, after, up_to], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
     fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES (?1, ?2, ?3, ?4, ?5)",
