@@ -182,6 +182,132 @@ pub struct BenchArgs {
     /// clock-payouts: how far to advance the clock.
     #[arg(long, default_value_t = 30)]
     pub advance_days: i64,
+    /// Webhook endpoints (all events) to attach for the run, pointing at a receiver the bench
+    /// runs; after the load it waits for the outbox to drain and prints the delivery rate.
+    #[arg(long, default_value_t = 0)]
+    pub webhook_endpoints: usize,
+}
+
+/// A local webhook receiver: answers 200 at once and counts what arrives, and when.
+#[derive(Default)]
+struct Receiver {
+    received: std::sync::atomic::AtomicU64,
+    span: std::sync::Mutex<Option<(Instant, Instant)>>,
+}
+
+impl Receiver {
+    fn note(&self) {
+        self.received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = Instant::now();
+        if let Ok(mut span) = self.span.lock() {
+            let first = span.map_or(now, |(first, _)| first);
+            *span = Some((first, now));
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+async fn start_receiver() -> anyhow::Result<(std::sync::Arc<Receiver>, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks", listener.local_addr()?);
+    let receiver = std::sync::Arc::new(Receiver::default());
+    let counter = receiver.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let counter = counter.clone();
+                        async move {
+                            let _ = request.into_body().collect().await;
+                            counter.note();
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"ok"),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((receiver, url))
+}
+
+/// Attaches `count` endpoints for every event; returns their ids.
+async fn attach_endpoints(
+    addr: &str,
+    key: &str,
+    url: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut sender = connect(addr).await?;
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let body = format!("url={url}&enabled_events[]=*&connect=false");
+        let (status, endpoint) =
+            post(&mut sender, addr, key, "/v1/webhook_endpoints", body).await?;
+        if !status.is_success() {
+            anyhow::bail!("cannot create a webhook endpoint ({status}): {endpoint}");
+        }
+        ids.push(endpoint["id"].as_str().unwrap_or_default().to_string());
+    }
+    Ok(ids)
+}
+
+async fn detach_endpoints(addr: &str, key: &str, ids: &[String]) -> anyhow::Result<()> {
+    let mut sender = connect(addr).await?;
+    for id in ids {
+        let request = Request::delete(format!("/v1/webhook_endpoints/{id}"))
+            .header("host", addr)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Full::new(Bytes::new()))?;
+        sender.ready().await?;
+        sender
+            .send_request(request)
+            .await?
+            .into_body()
+            .collect()
+            .await?;
+    }
+    Ok(())
+}
+
+/// Waits until nothing has arrived for two seconds (at most two minutes), then prints what the
+/// dispatcher delivered and how fast.
+async fn report_deliveries(receiver: &Receiver, load_ended: Instant) {
+    let mut last = receiver.count();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && load_ended.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = receiver.count();
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+    let span = receiver.span.lock().ok().and_then(|span| *span);
+    let (seconds, drained) = span.map_or((0.0, 0.0), |(first, last)| {
+        (
+            (last - first).as_secs_f64(),
+            last.saturating_duration_since(load_ended).as_secs_f64(),
+        )
+    });
+    println!(
+        "webhooks: delivered={} over {:.2}s: {:.0} deliveries/s; outbox drained {:.2}s after the load ended",
+        receiver.count(),
+        seconds,
+        receiver.count() as f64 / seconds.max(f64::EPSILON),
+        drained
+    );
 }
 
 struct ClientReport {
@@ -289,6 +415,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             Workload::Payments => onboard_destination(&addr, &args.api_key).await?,
             _ => String::new(),
         };
+        let webhooks = if args.webhook_endpoints > 0 {
+            let (receiver, url) = start_receiver().await?;
+            let ids = attach_endpoints(&addr, &args.api_key, &url, args.webhook_endpoints).await?;
+            Some((receiver, ids))
+        } else {
+            None
+        };
         let start = Instant::now();
         let warmup_until = start + Duration::from_secs(args.warmup_secs);
         let stop_at = warmup_until + measured;
@@ -310,6 +443,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let report = handle.await.context("a client task failed")??;
             latencies.extend(report.latencies_us);
             errors += report.errors;
+        }
+        if let Some((receiver, ids)) = webhooks {
+            report_deliveries(&receiver, Instant::now()).await;
+            detach_endpoints(&addr, &args.api_key, &ids).await?;
         }
         anyhow::Ok((latencies, errors))
     })?;

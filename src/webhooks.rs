@@ -269,6 +269,7 @@ impl Dispatcher {
         let recorder = self.hub.recorder();
         let events = recorder.clone();
         let disable_after_ms = self.config.disable_after_ms();
+        let was_failing = target.was_failing;
         self.store
             .write(move |tx| {
                 webhook_endpoints::finish_attempt(
@@ -276,6 +277,7 @@ impl Dispatcher {
                     &entry,
                     &attempt,
                     outcome,
+                    was_failing,
                     disable_after_ms,
                     &events,
                 )

@@ -155,6 +155,9 @@ def test_funds_become_available_after_two_days():
 
 
 def test_manual_payout_lifecycle_and_reconciliation():
+    # The clock's time of day depends on the wall clock and earlier tests; start at 01:00 so the
+    # two hours below stay inside the day the payout was made.
+    advance_to_next_midnight(3600)
     acct = account_with_schedule({"interval": "manual"})
     destination_charge(acct, 5000, PM_BYPASS_PENDING)
     assert available(acct) == 5000
@@ -191,6 +194,7 @@ def test_manual_payout_lifecycle_and_reconciliation():
 
 
 def test_cancel_a_pending_payout_returns_the_funds():
+    advance_to_next_midnight(3600)  # far from the bank's cut-off, whatever the wall clock says
     acct = account_with_schedule({"interval": "manual"})
     destination_charge(acct, 2000, PM_BYPASS_PENDING)
     po = stripe.Payout.create(amount=1500, currency="usd", stripe_account=acct)

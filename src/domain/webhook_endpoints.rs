@@ -243,6 +243,8 @@ pub struct Target {
     pub url: String,
     pub secret: String,
     pub body: String,
+    /// The endpoint was failing when the attempt started: its record changes whatever happens.
+    pub was_failing: bool,
 }
 
 /// What to do with an outbox row the dispatcher picked.
@@ -278,6 +280,7 @@ pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry, now_ms: i64) -> Result<Next>
         return Ok(Next::Abandon);
     };
     Ok(Next::Attempt(Target {
+        was_failing: endpoint.private.failing_since_ms.is_some(),
         url: endpoint.url,
         secret: endpoint.private.secret,
         body: event.body,
@@ -301,6 +304,7 @@ pub fn finish_attempt(
     entry: &OutboxEntry,
     attempt: &DeliveryAttempt,
     outcome: Outcome,
+    was_failing: bool,
     disable_after_ms: i64,
     recorder: &std::sync::Arc<events::Recorder>,
 ) -> Result<()> {
@@ -323,6 +327,10 @@ pub fn finish_attempt(
             tx.outbox_remove(&entry.id)?;
             lower_pending(tx, &entry.event)?;
         }
+    }
+    // A delivery to a healthy endpoint changes nothing of it: the common case reads no endpoint.
+    if outcome == Outcome::Delivered && !was_failing {
+        return Ok(());
     }
     let Some(doc) = tx.get_for_update(&entry.endpoint)? else {
         return Ok(());
