@@ -212,7 +212,10 @@ async fn listen(
             }
             Ok(None) => break format!("the server at {} closed the listen stream", client.base()),
             Ok(Some(Err(error))) => {
-                break format!("the listen stream from {} broke: {error}", client.base())
+                break format!(
+                    "lost the listen stream from {} ({error}): did the server go away?",
+                    client.base()
+                )
             }
             Ok(Some(Ok(frame))) => frame,
         };
