@@ -1,6 +1,6 @@
 //! The command line: `sluice serve`, `sluice bench`, `sluice ledger verify`, and the client
 //! commands that talk to a running server (`sluice <resource> <operation>`, `fixtures`, `trigger`,
-//! `clock`, `get`/`post`/`delete`; see `crate::client`).
+//! `clock`, `listen`, `get`/`post`/`delete`; see `crate::client`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,8 +51,8 @@ pub enum Command {
     Post(crate::client::RawArgs),
     /// Send a DELETE request to any API path.
     Delete(crate::client::RawArgs),
-    // `Listen` (forward webhooks to a local URL) joins here with `crate::client::listen` once the
-    // server streams events.
+    /// Receive events as they happen and forward them to local URLs, signed (like `stripe listen`).
+    Listen(crate::client::listen::ListenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +139,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Fixtures(args) => crate::client::fixtures::run_file(args),
         Command::Trigger(args) => crate::client::triggers::run(args),
         Command::Clock { command } => crate::client::clock::run(command),
+        Command::Listen(args) => crate::client::listen::run(args),
         Command::Get(args) => crate::client::run_raw(crate::client::http::Method::Get, args),
         Command::Post(args) => crate::client::run_raw(crate::client::http::Method::Post, args),
         Command::Delete(args) => crate::client::run_raw(crate::client::http::Method::Delete, args),

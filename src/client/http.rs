@@ -130,27 +130,40 @@ struct Base {
 
 fn parse_base(raw: &str) -> Result<Base, ClientError> {
     let trimmed = raw.trim().trim_end_matches('/');
-    if trimmed.starts_with("https://") {
-        return Err(ClientError::InvalidBase(
+    let (authority, path_prefix) = split_http_url(trimmed).map_err(|reason| {
+        ClientError::InvalidBase(
             raw.to_string(),
-            "https is not supported by the command line; use the server's http:// address",
-        ));
+            if reason == HTTPS {
+                "https is not supported by the command line; use the server's http:// address"
+            } else {
+                reason
+            },
+        )
+    })?;
+    Ok(Base {
+        display: trimmed.to_string(),
+        authority,
+        path_prefix,
+    })
+}
+
+const HTTPS: &str = "https is not supported by the command line";
+
+/// `http://host[:port][/path]` as (`host:port`, with 80 when absent; `/path`, maybe empty), or
+/// why the URL is not one the command line can use.
+pub(crate) fn split_http_url(url: &str) -> Result<(String, String), &'static str> {
+    if url.starts_with("https://") {
+        return Err(HTTPS);
     }
-    let rest = trimmed
+    let rest = url
         .strip_prefix("http://")
-        .ok_or(ClientError::InvalidBase(
-            raw.to_string(),
-            "it must start with http://",
-        ))?;
-    let (authority, path_prefix) = match rest.find('/') {
+        .ok_or("it must start with http://")?;
+    let (authority, path) = match rest.find(['/', '?']) {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, ""),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err(ClientError::InvalidBase(
-            raw.to_string(),
-            "it needs a host (and optionally a port), e.g. http://127.0.0.1:12111",
-        ));
+        return Err("it needs a host (and optionally a port), e.g. http://127.0.0.1:12111");
     }
     let authority = if authority
         .rsplit_once(':')
@@ -160,11 +173,7 @@ fn parse_base(raw: &str) -> Result<Base, ClientError> {
     } else {
         format!("{authority}:80")
     };
-    Ok(Base {
-        display: trimmed.to_string(),
-        authority,
-        path_prefix: path_prefix.to_string(),
-    })
+    Ok((authority, path.to_string()))
 }
 
 pub struct Client {
@@ -206,7 +215,50 @@ impl Client {
         })
     }
 
+    /// Runs `future` on the client's runtime (for commands that drive their own async work, like
+    /// `sluice listen` reading a stream).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     async fn exchange(&self, request: &Request) -> Result<Response, ClientError> {
+        let response = self.open(request).await?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|error| self.broken(error.to_string()))?
+            .to_bytes();
+        Ok(Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    fn broken(&self, reason: String) -> ClientError {
+        ClientError::Exchange {
+            base: self.base.display.clone(),
+            reason,
+        }
+    }
+
+    /// Sends `request` and returns as soon as the status and headers arrived: the body is read
+    /// by the caller, frame by frame for a stream (must run on this client's runtime, see
+    /// `block_on`). No overall timeout: the caller bounds what it waits for.
+    pub async fn open(
+        &self,
+        request: &Request,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let unreachable = |reason: String| ClientError::Unreachable {
             base: self.base.display.clone(),
             reason,
@@ -262,30 +314,10 @@ impl Client {
         let http_request = builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| broken(format!("cannot build the request: {error}")))?;
-        let response = sender
+        sender
             .send_request(http_request)
             .await
-            .map_err(|error| broken(error.to_string()))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_string(), value)
-            })
-            .collect();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|error| broken(error.to_string()))?
-            .to_bytes();
-        Ok(Response {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        })
+            .map_err(|error| broken(error.to_string()))
     }
 }
 

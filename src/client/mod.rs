@@ -3,10 +3,8 @@
 //! - `http`: the HTTP/1.1 client; `form`: Stripe's form encoding on the sending side;
 //! - `routes` + `resources`: `sluice <resource> <operation>`, generated from one table;
 //! - `fixtures` + `references`: Stripe-CLI-format fixture files; `triggers`: the built-in ones;
-//! - `duration` + `clock`: the test clock.
-//!
-//! `sluice listen` (forwarding webhooks from the server's event stream) belongs here as its own
-//! module, next to `triggers`, once the server exposes the stream.
+//! - `duration` + `clock`: the test clock;
+//! - `listen`: `sluice listen`, forwarding the server's event stream to local URLs.
 
 /// `println!` that tolerates a closed stdout (`sluice customers list | head -3`): the reader is
 /// gone, so there is nobody to tell, and `println!` would panic.
@@ -34,6 +32,7 @@ pub mod duration;
 pub mod fixtures;
 pub mod form;
 pub mod http;
+pub mod listen;
 pub mod references;
 pub mod resources;
 pub mod routes;
