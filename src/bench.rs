@@ -282,7 +282,8 @@ async fn detach_endpoints(addr: &str, key: &str, ids: &[String]) -> anyhow::Resu
 /// Waits until nothing has arrived for two seconds (at most two minutes), then prints what the
 /// dispatcher delivered and how fast.
 async fn report_deliveries(receiver: &Receiver, load_ended: Instant) {
-    let mut last = receiver.count();
+    let at_load_end = receiver.count();
+    let mut last = at_load_end;
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < Duration::from_secs(2)
         && load_ended.elapsed() < Duration::from_secs(120)
@@ -301,12 +302,16 @@ async fn report_deliveries(receiver: &Receiver, load_ended: Instant) {
             last.saturating_duration_since(load_ended).as_secs_f64(),
         )
     });
+    // After the load the dispatcher has the machine to itself: its own rate.
+    let after_load = receiver.count() - at_load_end;
     println!(
-        "webhooks: delivered={} over {:.2}s: {:.0} deliveries/s; outbox drained {:.2}s after the load ended",
+        "webhooks: delivered={} over {:.2}s: {:.0} deliveries/s; outbox drained {:.2}s after the load ended ({} deliveries then: {:.0}/s)",
         receiver.count(),
         seconds,
         receiver.count() as f64 / seconds.max(f64::EPSILON),
-        drained
+        drained,
+        after_load,
+        after_load as f64 / drained.max(f64::EPSILON),
     );
 }
 

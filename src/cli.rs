@@ -104,7 +104,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SLUICE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_timeout_ms: u64,
     /// Attempts running at once against one endpoint (its other deliveries wait their turn).
-    #[arg(long, env = "SLUICE_WEBHOOK_PER_ENDPOINT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, env = "SLUICE_WEBHOOK_PER_ENDPOINT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub webhook_per_endpoint: u64,
 }
 

@@ -59,8 +59,8 @@ impl Default for Config {
         Config {
             retry_base_ms: 60_000,
             timeout_ms: 10_000,
-            per_endpoint: 4,
-            max_in_flight: 64,
+            per_endpoint: 32,
+            max_in_flight: 1024,
             disable_after_units: DISABLE_AFTER_UNITS,
         }
     }

@@ -20,7 +20,6 @@ use super::{
 
 const WRITERS: usize = 4;
 const MAX_BATCH: usize = 64;
-const READERS: usize = 8;
 
 pub struct PgStore {
     config: Config,
@@ -127,7 +126,7 @@ impl PgStore {
             Err(error) => Err(E::from(error.into())),
         };
         if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < READERS && !client.is_closed() {
+            if pool.len() < super::READERS && !client.is_closed() {
                 pool.push(client);
             }
         }

@@ -20,7 +20,6 @@ use super::{
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
 const MAX_BATCH: usize = 512;
-const READERS: usize = 8;
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -148,7 +147,7 @@ impl SqliteStore {
         let result = command(&mut SqliteTx { conn: &conn });
         let _ = run(&conn, "ROLLBACK");
         if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < READERS {
+            if pool.len() < super::READERS {
                 pool.push(conn);
             }
         }
