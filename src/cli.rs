@@ -219,7 +219,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             per_endpoint: args.webhook_per_endpoint as usize,
             ..Default::default()
         };
-        crate::webhooks::spawn(store.clone(), app.hub.clone(), dispatcher);
+        crate::webhooks::spawn_background(store.clone(), app.hub.clone(), dispatcher)
+            .context("cannot start the webhook dispatcher")?;
         let router = crate::api::router(app);
         crate::wire::server::serve(listener, router, shutdown_signal()).await;
         anyhow::Ok(())

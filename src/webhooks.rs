@@ -117,6 +117,46 @@ struct Dispatcher {
     finished: tokio::sync::Notify,
 }
 
+/// Starts the dispatcher on its own thread, below the API in the CPU scheduler's eyes: delivery
+/// is background work, so on a saturated machine the API keeps its throughput and the outbox
+/// absorbs the difference (it drains once the load eases). Threads it starts (its blocking
+/// reads) inherit the lower priority.
+pub fn spawn_background(store: Store, hub: Arc<Hub>, config: Config) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("sluice-webhooks".into())
+        .spawn(move || {
+            lower_thread_priority();
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, "cannot start the webhook dispatcher");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                // `spawn` needs a runtime context; the dispatcher runs until the process ends.
+                let _ = spawn(store, hub, config).await;
+            });
+        })
+        .map(|_| ())
+}
+
+/// Nice 10 for the calling thread (on Linux a thread's nice value is its own): under contention
+/// it gets about a tenth of the CPU an API worker gets.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its integer arguments; `who` 0 is the calling thread.
+        let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+        if result != 0 {
+            tracing::warn!("cannot lower the webhook dispatcher's priority; it runs at the API's");
+        }
+    }
+}
+
 /// Starts the dispatcher on the current tokio runtime.
 pub fn spawn(store: Store, hub: Arc<Hub>, config: Config) -> tokio::task::JoinHandle<()> {
     let mut connector = HttpConnector::new();
@@ -152,30 +192,34 @@ impl Dispatcher {
 
     /// Starts an attempt for every due row that fits the concurrency bounds.
     async fn start_due(self: Arc<Self>) -> Result<(), Error> {
-        let (room, saturated, busy) = {
+        let round = {
             let Ok(state) = self.in_flight.lock() else {
                 return Ok(());
             };
-            let room = self.config.max_in_flight.saturating_sub(state.rows.len());
-            let saturated: Vec<String> = state
-                .per_endpoint
-                .iter()
-                .filter(|(_, count)| **count >= self.config.per_endpoint)
-                .map(|(endpoint, _)| endpoint.clone())
-                .collect();
-            (room, saturated, state.rows.len())
+            webhook_endpoints::Round {
+                now_ms: events::wall_ms(),
+                in_flight: state.rows.clone(),
+                running: state.per_endpoint.clone(),
+                per_endpoint: self.config.per_endpoint,
+                room: self.config.max_in_flight.saturating_sub(state.rows.len()),
+            }
         };
-        if room == 0 {
+        if round.room == 0 {
             return Ok(());
         }
-        let now_ms = events::wall_ms();
-        // Rows already in flight come back too: ask for enough to see past them.
-        let limit = room + busy;
         let due = self
             .store
-            .read(move |tx| -> Result<_, Error> { Ok(tx.outbox_due(now_ms, &saturated, limit)?) })
+            .read(move |tx| webhook_endpoints::due_targets(tx, &round))
             .await?;
-        for entry in due {
+        let mut abandoned = Vec::new();
+        for (entry, next) in due {
+            let target = match next {
+                Next::Attempt(target) => target,
+                Next::Abandon => {
+                    abandoned.push(entry);
+                    continue;
+                }
+            };
             {
                 let Ok(mut state) = self.in_flight.lock() else {
                     return Ok(());
@@ -200,7 +244,7 @@ impl Dispatcher {
             let dispatcher = self.clone();
             tokio::spawn(async move {
                 let (id, endpoint) = (entry.id.clone(), entry.endpoint.clone());
-                if let Err(error) = dispatcher.attempt(entry).await {
+                if let Err(error) = dispatcher.attempt(entry, target).await {
                     tracing::warn!(error = %error.message, row = %id, "webhook attempt not recorded; it will run again");
                 }
                 if let Ok(mut state) = dispatcher.in_flight.lock() {
@@ -215,27 +259,19 @@ impl Dispatcher {
                 dispatcher.finished.notify_one();
             });
         }
+        if !abandoned.is_empty() {
+            self.store
+                .write_background(move |tx| {
+                    abandoned
+                        .iter()
+                        .try_for_each(|entry| webhook_endpoints::abandon(tx, entry))
+                })
+                .await?;
+        }
         Ok(())
     }
 
-    async fn attempt(&self, entry: OutboxEntry) -> Result<(), Error> {
-        let lookup = entry.clone();
-        let now_ms = events::wall_ms();
-        let next = self
-            .store
-            .read(move |tx| webhook_endpoints::target(tx, &lookup, now_ms))
-            .await?;
-        let target = match next {
-            Next::Attempt(target) => target,
-            Next::Skip => return Ok(()),
-            Next::Abandon => {
-                let entry = entry.clone();
-                return self
-                    .store
-                    .write(move |tx| webhook_endpoints::abandon(tx, &entry))
-                    .await;
-            }
-        };
+    async fn attempt(&self, entry: OutboxEntry, target: Target) -> Result<(), Error> {
         let attempted_ms = events::wall_ms();
         let started = Instant::now();
         let answer = self.post(&target).await;
@@ -271,7 +307,7 @@ impl Dispatcher {
         let disable_after_ms = self.config.disable_after_ms();
         let was_failing = target.was_failing;
         self.store
-            .write(move |tx| {
+            .write_background(move |tx| {
                 webhook_endpoints::finish_attempt(
                     tx,
                     &entry,

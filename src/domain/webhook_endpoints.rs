@@ -3,6 +3,8 @@
 //! the outbox row and lowers the event's `pending_webhooks`, a failure schedules the next try, and
 //! an endpoint that has failed continuously for days is disabled.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -254,37 +256,79 @@ pub enum Next {
     /// Nothing left to do (the endpoint was deleted or disabled, or the event pruned): drop
     /// the row with `abandon`.
     Abandon,
-    /// The row changed since it was read (another attempt finished or rescheduled it): leave it.
-    Skip,
 }
 
-/// The endpoint and event of an outbox row as it stands now (`entry` may come from an older
-/// snapshot).
-pub fn target(tx: &mut dyn Tx, entry: &OutboxEntry, now_ms: i64) -> Result<Next> {
-    match tx.outbox_get(&entry.id)? {
-        Some(current)
-            if current.attempts == entry.attempts && current.next_attempt_ms <= now_ms => {}
-        _ => return Ok(Next::Skip),
+/// An endpoint as the dispatcher needs it; `None` when it takes no deliveries any more.
+type Reachable = Option<(String, String, bool)>;
+
+/// What the dispatcher holds when it looks for work: taken before the read starts, so that a
+/// row whose attempt finished after it is seen as that attempt left it.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub now_ms: i64,
+    /// Rows with an attempt running.
+    pub in_flight: HashSet<String>,
+    /// Attempts running per endpoint.
+    pub running: HashMap<String, usize>,
+    /// Attempts one endpoint may have running.
+    pub per_endpoint: usize,
+    /// Attempts that may start in all.
+    pub room: usize,
+}
+
+/// The rows to attempt now, each with what to do with it, read in one snapshot: one read per
+/// round of the dispatcher, not one per attempt. Only rows that fit the bounds are loaded.
+pub fn due_targets(tx: &mut dyn Tx, round: &Round) -> Result<Vec<(OutboxEntry, Next)>> {
+    let mut picked = Vec::new();
+    for endpoint in tx.outbox_endpoints()? {
+        let running = round.running.get(&endpoint).copied().unwrap_or(0);
+        let wanted = round
+            .per_endpoint
+            .saturating_sub(running)
+            .min(round.room - picked.len());
+        if wanted == 0 {
+            continue;
+        }
+        // Its rows in flight come back too: ask for enough to see past them.
+        let due = tx.outbox_due(&endpoint, round.now_ms, wanted + running)?;
+        let mut fresh = due
+            .into_iter()
+            .filter(|entry| !round.in_flight.contains(&entry.id))
+            .take(wanted)
+            .peekable();
+        if fresh.peek().is_none() {
+            continue;
+        }
+        let reachable = reachable(tx, &endpoint)?;
+        for entry in fresh {
+            let next = match (&reachable, tx.get(&entry.event)?) {
+                (Some((url, secret, was_failing)), Some(event)) => Next::Attempt(Target {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    body: event.body,
+                    was_failing: *was_failing,
+                }),
+                _ => Next::Abandon,
+            };
+            picked.push((entry, next));
+        }
     }
-    let Some(endpoint_doc) = tx.get(&entry.endpoint)? else {
-        return Ok(Next::Abandon);
+    Ok(picked)
+}
+
+fn reachable(tx: &mut dyn Tx, endpoint_id: &str) -> Result<Reachable> {
+    let Some(doc) = tx.get(endpoint_id)? else {
+        return Ok(None);
     };
-    if endpoint_doc.deleted {
-        return Ok(Next::Abandon);
+    if doc.deleted {
+        return Ok(None);
     }
-    let endpoint: WebhookEndpoint = docs::from_json(&endpoint_doc)?;
+    let endpoint: WebhookEndpoint = docs::from_json(&doc)?;
     if endpoint.status != "enabled" {
-        return Ok(Next::Abandon);
+        return Ok(None);
     }
-    let Some(event) = tx.get(&entry.event)? else {
-        return Ok(Next::Abandon);
-    };
-    Ok(Next::Attempt(Target {
-        was_failing: endpoint.private.failing_since_ms.is_some(),
-        url: endpoint.url,
-        secret: endpoint.private.secret,
-        body: event.body,
-    }))
+    let was_failing = endpoint.private.failing_since_ms.is_some();
+    Ok(Some((endpoint.url, endpoint.private.secret, was_failing)))
 }
 
 /// How an attempt ended, as the dispatcher decides it.
@@ -384,7 +428,7 @@ pub fn finish_attempt(
     Ok(())
 }
 
-/// Drops an outbox row that has nothing left to deliver (see `target`).
+/// Drops an outbox row that has nothing left to deliver (see `due_targets`).
 pub fn abandon(tx: &mut dyn Tx, entry: &OutboxEntry) -> Result<()> {
     if tx.outbox_get(&entry.id)?.is_some() {
         tx.outbox_remove(&entry.id)?;

@@ -109,6 +109,26 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event, id);
 CREATE INDEX webhook_deliveries_by_attempted ON webhook_deliveries (attempted_ms);
 "#,
+    // The outbox is written with every event, per endpoint: clustered on its (time-ordered) id,
+    // a row costs two B-tree inserts instead of four. The dispatcher reads it per endpoint;
+    // nothing looks rows up by event.
+    r#"
+CREATE TABLE webhook_outbox_clustered (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO webhook_outbox_clustered
+    SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms FROM webhook_outbox;
+DROP TABLE webhook_outbox;
+ALTER TABLE webhook_outbox_clustered RENAME TO webhook_outbox;
+CREATE INDEX webhook_outbox_by_endpoint ON webhook_outbox (endpoint, next_attempt_ms);
+"#,
 ];
 
 pub const POSTGRES: &[&str] = &[
@@ -218,5 +238,11 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event, id);
 CREATE INDEX webhook_deliveries_by_attempted ON webhook_deliveries (attempted_ms);
+"#,
+    // The dispatcher reads the outbox per endpoint; nothing looks rows up by event.
+    r#"
+DROP INDEX IF EXISTS webhook_outbox_by_event;
+DROP INDEX IF EXISTS webhook_outbox_by_due;
+CREATE INDEX webhook_outbox_by_endpoint ON webhook_outbox (endpoint, next_attempt_ms);
 "#,
 ];

@@ -322,11 +322,13 @@ pub trait Tx {
 
     /// Queues an event for one endpoint.
     fn outbox_insert(&mut self, entry: &OutboxEntry) -> StoreResult<()>;
-    /// Entries due by `now_ms`, soonest first, leaving out those for `skip_endpoints`.
+    /// The endpoints that have queued entries, due or not.
+    fn outbox_endpoints(&mut self) -> StoreResult<Vec<String>>;
+    /// `endpoint`'s entries due by `now_ms`, soonest first.
     fn outbox_due(
         &mut self,
+        endpoint: &str,
         now_ms: i64,
-        skip_endpoints: &[String],
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>>;
     fn outbox_get(&mut self, id: &str) -> StoreResult<Option<OutboxEntry>>;
@@ -385,6 +387,16 @@ where
 /// webhook delivery in profiles (on PostgreSQL it is a new server process each time).
 pub(crate) const READERS: usize = 8;
 
+/// The distinct endpoints of the outbox, one index seek each (a loose index scan: the outbox
+/// can hold millions of rows for a handful of endpoints).
+const OUTBOX_ENDPOINTS: &str = "WITH RECURSIVE queued(endpoint) AS (
+        SELECT MIN(endpoint) FROM webhook_outbox
+        UNION ALL
+        SELECT (SELECT MIN(endpoint) FROM webhook_outbox WHERE endpoint > queued.endpoint)
+          FROM queued WHERE queued.endpoint IS NOT NULL
+    )
+    SELECT endpoint FROM queued WHERE endpoint IS NOT NULL";
+
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
@@ -428,8 +440,29 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
+        self.submit_write(command, false).await
+    }
+
+    /// `write` for work no request waits on (webhook bookkeeping): on the embedded store it
+    /// yields the writer to API commands, taking a small share of each busy batch.
+    pub async fn write_background<T, E, F>(&self, command: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.submit_write(command, true).await
+    }
+
+    async fn submit_write<T, E, F>(&self, command: F, background: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
         let (job, receiver) = make_job(command);
         match &*self.backend {
+            Backend::Sqlite(store) if background => store.submit_background(job)?,
             Backend::Sqlite(store) => store.submit(job)?,
             Backend::Postgres(store) => store.submit(job).await?,
         }

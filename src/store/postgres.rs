@@ -342,7 +342,10 @@ impl Tx for FailingTx {
     fn outbox_insert(&mut self, _: &OutboxEntry) -> StoreResult<()> {
         closed()
     }
-    fn outbox_due(&mut self, _: i64, _: &[String], _: usize) -> StoreResult<Vec<OutboxEntry>> {
+    fn outbox_endpoints(&mut self) -> StoreResult<Vec<String>> {
+        closed()
+    }
+    fn outbox_due(&mut self, _: &str, _: i64, _: usize) -> StoreResult<Vec<OutboxEntry>> {
         closed()
     }
     fn outbox_get(&mut self, _: &str) -> StoreResult<Option<OutboxEntry>> {
@@ -901,20 +904,24 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn outbox_endpoints(&mut self) -> StoreResult<Vec<String>> {
+        let rows = self.tx.query(super::OUTBOX_ENDPOINTS, &[])?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     fn outbox_due(
         &mut self,
+        endpoint: &str,
         now_ms: i64,
-        skip_endpoints: &[String],
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>> {
-        let skip = skip_endpoints.to_vec();
         let limit = limit as i64;
         let rows = self.tx.query(
             "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
                FROM webhook_outbox
-              WHERE next_attempt_ms <= $1 AND NOT (endpoint = ANY($2))
+              WHERE endpoint = $1 AND next_attempt_ms <= $2
               ORDER BY next_attempt_ms LIMIT $3",
-            &[&now_ms, &skip, &limit],
+            &[&endpoint, &now_ms, &limit],
         )?;
         Ok(rows.iter().map(outbox_from_row).collect())
     }

@@ -20,10 +20,14 @@ use super::{
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
 const MAX_BATCH: usize = 512;
+/// Background commands (webhook bookkeeping) a batch takes while API commands are waiting: the
+/// API keeps the writer, and the background still moves.
+const BACKGROUND_PER_BUSY_BATCH: usize = 8;
 
 pub struct SqliteStore {
     path: PathBuf,
     queue: Sender<WriteJob>,
+    background: Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -108,19 +112,29 @@ impl SqliteStore {
             .spawn(move || run_syncer(wal_path, to_sync))
             .context("cannot start the WAL sync thread")?;
         let (queue, jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        let (background, background_jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        let queues = WriterQueues {
+            api: jobs,
+            background: background_jobs,
+        };
         std::thread::Builder::new()
             .name("sluice-writer".into())
-            .spawn(move || run_writer(writer, jobs, committed))
+            .spawn(move || run_writer(writer, queues, committed))
             .context("cannot start the writer thread")?;
         Ok(SqliteStore {
             path,
             queue,
+            background,
             readers: Mutex::new(Vec::new()),
         })
     }
 
     pub(crate) fn submit(&self, job: WriteJob) -> StoreResult<()> {
         self.queue.send(job).map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn submit_background(&self, job: WriteJob) -> StoreResult<()> {
+        self.background.send(job).map_err(|_| StoreError::Closed)
     }
 
     fn reader(&self) -> StoreResult<Connection> {
@@ -202,16 +216,55 @@ fn run_syncer(wal_path: PathBuf, committed: Receiver<Vec<super::Deliver>>) {
     }
 }
 
-fn run_writer(conn: Connection, jobs: Receiver<WriteJob>, synced: Sender<Vec<super::Deliver>>) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    let mut deliveries = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = jobs.recv() {
-        batch.push(first);
+/// The writer's two inboxes: commands of API requests first, background commands in the room
+/// they leave (see `BACKGROUND_PER_BUSY_BATCH`).
+struct WriterQueues {
+    api: Receiver<WriteJob>,
+    background: Receiver<WriteJob>,
+}
+
+impl WriterQueues {
+    /// The next batch, waiting for a first command; `false` once both inboxes are closed.
+    fn next_batch(&self, batch: &mut Vec<WriteJob>) -> bool {
+        if self.api.is_empty() && self.background.is_empty() {
+            crossbeam_channel::select! {
+                recv(self.api) -> job => match job {
+                    Ok(job) => batch.push(job),
+                    Err(_) => return false,
+                },
+                recv(self.background) -> job => match job {
+                    Ok(job) => batch.push(job),
+                    Err(_) => return false,
+                },
+            }
+        }
         while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
+            match self.api.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        let room = if batch.is_empty() {
+            MAX_BATCH
+        } else {
+            BACKGROUND_PER_BUSY_BATCH.min(MAX_BATCH - batch.len())
+        };
+        for _ in 0..room {
+            match self.background.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        true
+    }
+}
+
+fn run_writer(conn: Connection, queues: WriterQueues, synced: Sender<Vec<super::Deliver>>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut deliveries = Vec::with_capacity(MAX_BATCH);
+    while queues.next_batch(&mut batch) {
+        if batch.is_empty() {
+            continue;
         }
         if let Err(error) = run(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(%error, "cannot begin a write transaction");
@@ -736,21 +789,25 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn outbox_endpoints(&mut self) -> StoreResult<Vec<String>> {
+        let mut statement = self.conn.prepare_cached(super::OUTBOX_ENDPOINTS)?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn outbox_due(
         &mut self,
+        endpoint: &str,
         now_ms: i64,
-        skip_endpoints: &[String],
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>> {
-        let skip = serde_json::to_string(skip_endpoints).unwrap_or_else(|_| "[]".into());
         let mut statement = self.conn.prepare_cached(
             "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
                FROM webhook_outbox
-              WHERE next_attempt_ms <= ?1
-                AND endpoint NOT IN (SELECT value FROM json_each(?2))
+              WHERE endpoint = ?1 AND next_attempt_ms <= ?2
               ORDER BY next_attempt_ms LIMIT ?3",
         )?;
-        let rows = statement.query_map(params![now_ms, skip, limit as i64], outbox_from_row)?;
+        let rows = statement.query_map(params![endpoint, now_ms, limit as i64], outbox_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -914,3 +971,52 @@ const VERIFY_SQLITE: &[(&str, &str)] = &[
         "posting names a balance transaction that does not exist",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> WriteJob {
+        Box::new(|_| (true, Box::new(|_| {})))
+    }
+
+    fn queues() -> (Sender<WriteJob>, Sender<WriteJob>, WriterQueues) {
+        let (api, api_jobs) = crossbeam_channel::unbounded();
+        let (background, background_jobs) = crossbeam_channel::unbounded();
+        let queues = WriterQueues {
+            api: api_jobs,
+            background: background_jobs,
+        };
+        (api, background, queues)
+    }
+
+    #[test]
+    fn api_commands_keep_the_writer_and_background_still_moves() {
+        let (api, background, queues) = queues();
+        for _ in 0..100 {
+            api.send(job()).unwrap();
+            background.send(job()).unwrap();
+        }
+        let mut batch = Vec::new();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(batch.len(), 100 + BACKGROUND_PER_BUSY_BATCH);
+        assert_eq!(queues.background.len(), 100 - BACKGROUND_PER_BUSY_BATCH);
+        // With no API command waiting, a batch takes all the background it can.
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(batch.len(), 100 - BACKGROUND_PER_BUSY_BATCH);
+        assert!(queues.api.is_empty() && queues.background.is_empty());
+    }
+
+    #[test]
+    fn the_writer_stops_when_its_inboxes_close() {
+        let (api, background, queues) = queues();
+        background.send(job()).unwrap();
+        let mut batch = Vec::new();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(batch.len(), 1);
+        drop((api, background));
+        batch.clear();
+        assert!(!queues.next_batch(&mut batch));
+    }
+}
