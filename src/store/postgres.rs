@@ -24,7 +24,8 @@ const MAX_BATCH: usize = 64;
 pub struct PgStore {
     config: Config,
     queue: Sender<WriteJob>,
-    readers: Mutex<Vec<Client>>,
+    /// Read connections with the statements they have prepared (a prepare is a round trip).
+    readers: Mutex<Vec<(Client, Statements)>>,
 }
 
 fn connect(config: &Config) -> StoreResult<Client> {
@@ -107,13 +108,15 @@ impl PgStore {
         F: FnOnce(&mut dyn Tx) -> Result<T, E>,
     {
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
-        let mut client = match pooled {
-            Some(client) if !client.is_closed() => client,
-            _ => connect(&self.config).map_err(E::from)?,
+        let (mut client, mut statements) = match pooled {
+            Some((client, statements)) if !client.is_closed() => (client, statements),
+            _ => (
+                connect(&self.config).map_err(E::from)?,
+                Statements::default(),
+            ),
         };
         let result = match client.build_transaction().read_only(true).start() {
             Ok(mut tx) => {
-                let mut statements = Statements::default();
                 let result = command(&mut PgTx {
                     tx: &mut tx,
                     statements: &mut statements,
@@ -127,7 +130,7 @@ impl PgStore {
         };
         if let Ok(mut pool) = self.readers.lock() {
             if pool.len() < super::READERS && !client.is_closed() {
-                pool.push(client);
+                pool.push((client, statements));
             }
         }
         result
