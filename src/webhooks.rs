@@ -15,6 +15,11 @@
 //! - An endpoint whose deliveries have all failed for nine days (in schedule units) is
 //!   disabled, with a `sluice.webhook_endpoint.disabled` event on the platform.
 //! - Retries run on wall time, not on a platform's test clock.
+//! - Delivery never competes with the API on equal terms: `sluice serve` runs the dispatcher on
+//!   its own thread at a lower CPU priority, each round reads what it will attempt in one read
+//!   (per endpoint, only as many rows as the endpoint has free slots), and its bookkeeping
+//!   writes take the writer's spare room (`Store::write_background`). Under a saturating load
+//!   the outbox grows and drains once the load eases; nothing is dropped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

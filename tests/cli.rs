@@ -3,72 +3,22 @@
 //! one-shot fake that records what the client sent).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod served;
+use served::free_port;
+
 const KEY: &str = "sk_test_clitests000000001";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "sluice-cli-{name}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A `sluice serve` for one test; killed and its data removed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
+type Server = served::Served;
 
 impl Server {
     fn start(name: &str) -> Server {
-        let dir = temp_dir(name);
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args([
-                "serve",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--secret-key",
-                KEY,
-            ])
-            .arg("--data")
-            .arg(dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("server on port {port} did not become ready");
+        served::Served::new("cli", name, KEY)
     }
 
     /// Runs `sluice ARGS` pointed at this server through the environment, as a user would.
@@ -78,14 +28,6 @@ impl Server {
             &[("SLUICE_API_BASE", &self.base), ("SLUICE_API_KEY", KEY)],
             args,
         )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -789,7 +731,7 @@ fn triggers_cause_real_objects() {
 
 #[test]
 fn unreachable_server_and_missing_key_are_clear_errors() {
-    let dir = temp_dir("offline");
+    let dir = served::temp_dir("cli", "offline");
     let closed = format!("http://127.0.0.1:{}", free_port());
     for args in [
         &["customers", "list"][..],
@@ -868,7 +810,7 @@ fn fake_server(body: &'static str) -> (String, std::thread::JoinHandle<String>) 
 
 #[test]
 fn clock_and_resend_follow_their_contracts() {
-    let dir = temp_dir("contracts");
+    let dir = served::temp_dir("cli", "contracts");
     let cases: [(&[&str], &str, &str); 3] = [
         (
             &["clock", "advance", "2d"],

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -14,60 +13,16 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+mod served;
+use served::free_port;
+
 const KEY: &str = "sk_test_listentests00000001";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `sluice serve` for one test; killed and its data removed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
+type Server = served::Served;
 
 impl Server {
     fn start(name: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-listen-{name}-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args([
-                "serve",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--secret-key",
-                KEY,
-            ])
-            .arg("--data")
-            .arg(dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("server on port {port} did not become ready");
+        served::Served::new("listen", name, KEY)
     }
 
     fn command(&self, key: &str, args: &[&str]) -> Command {
@@ -104,14 +59,6 @@ impl Server {
         let mut full = vec!["listen"];
         full.extend_from_slice(args);
         Listen::spawn(self.command(key, &full))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

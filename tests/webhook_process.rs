@@ -15,15 +15,10 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-const KEY: &str = "sk_test_webhookcrash123";
+mod served;
+use served::free_port;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const KEY: &str = "sk_test_webhookcrash123";
 
 enum Backend {
     Sqlite(PathBuf),
