@@ -773,6 +773,49 @@ async fn listen_streams_committed_events(app: TestApp) {
     );
 }
 
+/// Payments under concurrency while their events are delivered to three endpoints: no command
+/// fails (on PostgreSQL a delivery's bookkeeping batched with payments once deadlocked whole
+/// batches), and every payment's event reaches every endpoint.
+async fn payments_and_deliveries_run_side_by_side(app: TestApp) {
+    let receiver = Receiver::start().await;
+    let paths = ["/a", "/b", "/c"];
+    for path in paths {
+        let url = common::encode(&receiver.url(path));
+        endpoint(&app, &format!("url={url}&enabled_events[]=*")).await;
+    }
+    let _dispatcher = app.start_dispatcher(fast_dispatcher());
+    let pay = || async {
+        let form = "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true";
+        let answer = app.post("/v1/payment_intents", form, &[]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    };
+    const ROUNDS: usize = 20;
+    for _ in 0..ROUNDS {
+        tokio::join!(pay(), pay(), pay(), pay(), pay(), pay(), pay(), pay());
+    }
+    let payments = ROUNDS * 8;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for path in paths {
+        loop {
+            let succeeded: std::collections::HashSet<String> = receiver
+                .delivered(path)
+                .into_iter()
+                .filter(|event| event["type"] == "payment_intent.succeeded")
+                .map(|event| event["id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            if succeeded.len() == payments {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path}: {} of {payments} payments' events delivered",
+                succeeded.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 store_tests!(
     endpoint_crud_and_errors,
     deliveries_are_signed_and_routed,
@@ -782,4 +825,5 @@ store_tests!(
     resend_queues_an_event_again,
     endpoint_failing_for_days_is_disabled,
     listen_streams_committed_events,
+    payments_and_deliveries_run_side_by_side,
 );

@@ -444,7 +444,8 @@ impl Store {
     }
 
     /// `write` for work no request waits on (webhook bookkeeping): on the embedded store it
-    /// yields the writer to API commands, taking a small share of each busy batch.
+    /// yields the writer to API commands, taking a small share of each busy batch; on
+    /// PostgreSQL it runs apart from them, one command per transaction.
     pub async fn write_background<T, E, F>(&self, command: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -464,6 +465,7 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(store) if background => store.submit_background(job)?,
             Backend::Sqlite(store) => store.submit(job)?,
+            Backend::Postgres(store) if background => store.submit_background(job)?,
             Backend::Postgres(store) => store.submit(job).await?,
         }
         receiver

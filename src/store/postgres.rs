@@ -24,6 +24,10 @@ const MAX_BATCH: usize = 64;
 pub struct PgStore {
     config: Config,
     queue: Sender<WriteJob>,
+    /// Background commands (webhook bookkeeping) run one per transaction on a connection of
+    /// their own: batched with API commands, a delivery's lock on its event and a payment's on
+    /// its account's rows met in opposite orders and deadlocked whole batches.
+    background: Sender<WriteJob>,
     /// Read connections with the statements they have prepared (a prepare is a round trip).
     readers: Mutex<Vec<(Client, Statements)>>,
 }
@@ -83,18 +87,38 @@ impl PgStore {
             let config = config.clone();
             std::thread::Builder::new()
                 .name(format!("sluice-pg-writer-{index}"))
-                .spawn(move || run_writer(client, index as i32, config, jobs))
+                .spawn(move || run_writer(client, index as i32, config, jobs, MAX_BATCH))
                 .context("cannot start a writer thread")?;
         }
+        let (background, background_jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        let client = connect(&config).context("cannot open a PostgreSQL connection")?;
+        let background_config = config.clone();
+        std::thread::Builder::new()
+            .name("sluice-pg-background".into())
+            .spawn(move || {
+                run_writer(
+                    client,
+                    WRITERS as i32,
+                    background_config,
+                    background_jobs,
+                    1,
+                )
+            })
+            .context("cannot start the background writer thread")?;
         Ok(PgStore {
             config,
             queue,
+            background,
             readers: Mutex::new(Vec::new()),
         })
     }
 
     pub(crate) async fn submit(&self, job: WriteJob) -> StoreResult<()> {
         self.queue.send(job).map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn submit_background(&self, job: WriteJob) -> StoreResult<()> {
+        self.background.send(job).map_err(|_| StoreError::Closed)
     }
 
     /// Runs one job on its own connection, outside the writer threads (start-up, the CLI).
@@ -168,13 +192,19 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn run_writer(mut client: Client, shard: i32, config: Config, jobs: Receiver<WriteJob>) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    let mut deliveries: Vec<Deliver> = Vec::with_capacity(MAX_BATCH);
+fn run_writer(
+    mut client: Client,
+    shard: i32,
+    config: Config,
+    jobs: Receiver<WriteJob>,
+    max_batch: usize,
+) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
+    let mut deliveries: Vec<Deliver> = Vec::with_capacity(max_batch);
     let mut statements = Statements::default();
     while let Ok(first) = jobs.recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
