@@ -226,10 +226,14 @@ struct WriterQueues {
 impl WriterQueues {
     /// The next batch, waiting for a first command; `false` once both inboxes are closed.
     fn next_batch(&self, batch: &mut Vec<WriteJob>) -> bool {
+        let mut api_commands = 0;
         if self.api.is_empty() && self.background.is_empty() {
             crossbeam_channel::select! {
                 recv(self.api) -> job => match job {
-                    Ok(job) => batch.push(job),
+                    Ok(job) => {
+                        batch.push(job);
+                        api_commands += 1;
+                    }
                     Err(_) => return false,
                 },
                 recv(self.background) -> job => match job {
@@ -240,16 +244,19 @@ impl WriterQueues {
         }
         while batch.len() < MAX_BATCH {
             match self.api.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    batch.push(job);
+                    api_commands += 1;
+                }
                 Err(_) => break,
             }
         }
-        let room = if batch.is_empty() {
-            MAX_BATCH
+        let share = if api_commands > 0 {
+            BACKGROUND_PER_BUSY_BATCH
         } else {
-            BACKGROUND_PER_BUSY_BATCH.min(MAX_BATCH - batch.len())
+            MAX_BATCH
         };
-        for _ in 0..room {
+        for _ in 0..share.min(MAX_BATCH - batch.len()) {
             match self.background.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
@@ -1006,6 +1013,13 @@ mod tests {
         assert!(queues.next_batch(&mut batch));
         assert_eq!(batch.len(), 100 - BACKGROUND_PER_BUSY_BATCH);
         assert!(queues.api.is_empty() && queues.background.is_empty());
+        // Nor when the writer woke for a background command.
+        for _ in 0..(BACKGROUND_PER_BUSY_BATCH + 5) {
+            background.send(job()).unwrap();
+        }
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(batch.len(), BACKGROUND_PER_BUSY_BATCH + 5);
     }
 
     #[test]
