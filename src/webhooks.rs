@@ -16,7 +16,7 @@
 //!   disabled, with a `sluice.webhook_endpoint.disabled` event on the platform.
 //! - Retries run on wall time, not on a platform's test clock.
 //! - Delivery never competes with the API on equal terms: `sluice serve` runs the dispatcher on
-//!   its own thread at a lower CPU priority, each round reads what it will attempt in one read
+//!   its own runtime at a lower CPU priority, each round reads what it will attempt in one read
 //!   (per endpoint, only as many rows as the endpoint has free slots), and its bookkeeping
 //!   writes take the writer's spare room (`Store::write_background`). Under a saturating load
 //!   the outbox grows and drains once the load eases; nothing is dropped.
@@ -122,16 +122,19 @@ struct Dispatcher {
     finished: tokio::sync::Notify,
 }
 
-/// Starts the dispatcher on its own thread, below the API in the CPU scheduler's eyes: delivery
-/// is background work, so on a saturated machine the API keeps its throughput and the outbox
-/// absorbs the difference (it drains once the load eases). Threads it starts (its blocking
-/// reads) inherit the lower priority.
+/// Starts the dispatcher on a runtime of its own (two workers: signing and HTTP of a thousand
+/// attempts outrun one thread), below the API in the CPU scheduler's eyes: delivery is
+/// background work, so on a saturated machine the API keeps its throughput and the outbox
+/// absorbs the difference (it drains once the load eases). Every thread the runtime starts
+/// (workers, blocking reads) inherits the lower priority of the thread that builds it.
 pub fn spawn_background(store: Store, hub: Arc<Hub>, config: Config) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("sluice-webhooks".into())
         .spawn(move || {
             lower_thread_priority();
-            let runtime = match tokio::runtime::Builder::new_current_thread()
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("sluice-webhooks")
                 .enable_all()
                 .build()
             {
