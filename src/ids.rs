@@ -81,6 +81,20 @@ pub fn new_id(prefix: &str) -> String {
     out
 }
 
+/// A mark in the order of ids: every id made after this call is greater than `first_id_of` it.
+pub fn mark() -> u64 {
+    next_high()
+}
+
+/// The smallest id with `prefix` that `new_id` could make at or after `mark`.
+pub fn first_id_of(prefix: &str, mark: u64) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1 + WIDTH);
+    out.push_str(prefix);
+    out.push('_');
+    push_base62(&mut out, (mark as u128) << 64, WIDTH);
+    out
+}
+
 /// The smallest id `new_id` could have made at `millis` (unix milliseconds): everything below it
 /// was made earlier, which lets old documents be found by id range alone.
 pub fn first_id_at(prefix: &str, millis: u64) -> String {
@@ -135,6 +149,15 @@ mod tests {
         let made = new_id("evt");
         let after = first_id_at("evt", now_millis() + 1);
         assert!(before <= made && made < after, "{before} {made} {after}");
+    }
+
+    #[test]
+    fn a_mark_lies_between_the_ids_made_before_and_after_it() {
+        let before = new_id("evt");
+        let mark = mark();
+        let after = new_id("evt");
+        let bound = first_id_of("evt", mark);
+        assert!(before < bound && bound < after, "{before} {bound} {after}");
     }
 
     #[test]

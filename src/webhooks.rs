@@ -21,6 +21,8 @@
 //!   writes take the writer's spare room (`Store::write_background`). Under a saturating load
 //!   the outbox grows and drains once the load eases; nothing is dropped.
 
+mod feed;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,14 +93,14 @@ impl Config {
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "{t}.{payload}")>`, as Stripe signs.
-pub fn signature_header(secret: &str, timestamp: i64, payload: &str) -> String {
+pub fn signature_header(secret: &str, timestamp: i64, payload: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
         // HMAC takes keys of any length; this cannot happen.
         return format!("t={timestamp}");
     };
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
-    mac.update(payload.as_bytes());
+    mac.update(payload);
     let digest = mac.finalize().into_bytes();
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
@@ -109,8 +111,38 @@ pub fn signature_header(secret: &str, timestamp: i64, payload: &str) -> String {
 
 #[derive(Default)]
 struct InFlight {
+    /// Outbox rows with an attempt running.
     rows: HashSet<String>,
+    /// Attempts of the feed running.
+    feed_running: usize,
+    /// Attempts running per endpoint, from the outbox and the feed.
     per_endpoint: HashMap<String, usize>,
+    feed: feed::Feed,
+}
+
+impl InFlight {
+    fn running(&self) -> usize {
+        self.rows.len() + self.feed_running
+    }
+
+    /// An attempt to `endpoint` ended.
+    fn release(&mut self, endpoint: &str) {
+        if let Some(count) = self.per_endpoint.get_mut(endpoint) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_endpoint.remove(endpoint);
+            }
+        }
+    }
+}
+
+/// Where an attempt's delivery came from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// An outbox row (a retry, a resend, a spilled delivery).
+    Outbox,
+    /// The feed (no row yet); its cursor, if it moved, is saved with the attempt's record.
+    Feed { cursor: Option<String> },
 }
 
 struct Dispatcher {
@@ -190,8 +222,11 @@ impl Dispatcher {
             if let Err(error) = self.clone().start_due().await {
                 tracing::warn!(error = %error.message, "webhook dispatcher cannot read the outbox");
             }
+            if let Err(error) = self.clone().follow_feed().await {
+                tracing::warn!(error = %error.message, "webhook dispatcher cannot read new events");
+            }
             tokio::select! {
-                _ = self.hub.outbox_filled() => {}
+                _ = self.hub.deliveries_due() => {}
                 _ = self.finished.notified() => {}
                 _ = tokio::time::sleep(self.config.poll()) => {}
             }
@@ -209,7 +244,7 @@ impl Dispatcher {
                 in_flight: state.rows.clone(),
                 running: state.per_endpoint.clone(),
                 per_endpoint: self.config.per_endpoint,
-                room: self.config.max_in_flight.saturating_sub(state.rows.len()),
+                room: self.config.max_in_flight.saturating_sub(state.running()),
             }
         };
         if round.room == 0 {
@@ -232,7 +267,7 @@ impl Dispatcher {
                 let Ok(mut state) = self.in_flight.lock() else {
                     return Ok(());
                 };
-                if state.rows.len() >= self.config.max_in_flight {
+                if state.running() >= self.config.max_in_flight {
                     break;
                 }
                 let running = state
@@ -251,16 +286,15 @@ impl Dispatcher {
             }
             let dispatcher = self.clone();
             tokio::spawn(async move {
-                let (id, endpoint) = (entry.id.clone(), entry.endpoint.clone());
-                if let Err(error) = dispatcher.attempt(entry, target).await {
-                    tracing::warn!(error = %error.message, row = %id, "webhook attempt not recorded; it will run again");
-                }
-                if let Ok(mut state) = dispatcher.in_flight.lock() {
-                    state.rows.remove(&id);
-                    if let Some(count) = state.per_endpoint.get_mut(&endpoint) {
-                        *count -= 1;
-                        if *count == 0 {
-                            state.per_endpoint.remove(&endpoint);
+                let result = dispatcher.attempt(&entry, &target, Source::Outbox).await;
+                {
+                    let mut state = dispatcher.state();
+                    state.rows.remove(&entry.id);
+                    state.release(&entry.endpoint);
+                    match result {
+                        Ok(delivered) => state.feed.attempt_ended(&entry.endpoint, delivered),
+                        Err(error) => {
+                            tracing::warn!(error = %error.message, row = %entry.id, "webhook attempt not recorded; it will run again");
                         }
                     }
                 }
@@ -279,10 +313,16 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn attempt(&self, entry: OutboxEntry, target: Target) -> Result<(), Error> {
+    /// Makes one attempt and records it; answers whether it delivered.
+    async fn attempt(
+        &self,
+        entry: &OutboxEntry,
+        target: &Target,
+        source: Source,
+    ) -> Result<bool, Error> {
         let attempted_ms = events::wall_ms();
         let started = Instant::now();
-        let answer = self.post(&target).await;
+        let answer = self.post(target).await;
         let latency_ms = started.elapsed().as_millis() as i64;
         let (status_code, response_excerpt, error) = match answer {
             Ok((status, excerpt)) => (Some(i64::from(status)), Some(excerpt), None),
@@ -314,9 +354,15 @@ impl Dispatcher {
         let events = recorder.clone();
         let disable_after_ms = self.config.disable_after_ms();
         let was_failing = target.was_failing;
+        let entry = entry.clone();
+        let saving = source.clone();
         self.store
             .write_background(move |tx| {
-                webhook_endpoints::finish_attempt(
+                let finish = match saving {
+                    Source::Outbox => webhook_endpoints::finish_attempt,
+                    Source::Feed { .. } => webhook_endpoints::finish_first_attempt,
+                };
+                finish(
                     tx,
                     &entry,
                     &attempt,
@@ -324,11 +370,179 @@ impl Dispatcher {
                     was_failing,
                     disable_after_ms,
                     &events,
-                )
+                )?;
+                if let Source::Feed {
+                    cursor: Some(cursor),
+                } = &saving
+                {
+                    tx.set_feed_cursor(cursor)?;
+                }
+                Ok::<_, Error>(())
             })
             .await?;
         recorder.publish();
+        if let Source::Feed {
+            cursor: Some(cursor),
+        } = source
+        {
+            self.state().feed.saved(cursor);
+        }
+        Ok(delivered)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        // The state stays consistent across a panic (every change is a few plain assignments).
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads new events into the feed, hands what lagging endpoints cannot take to the outbox,
+    /// and starts the deliveries that have room.
+    async fn follow_feed(self: Arc<Self>) -> Result<(), Error> {
+        if !self.state().feed.loaded() {
+            let cursor = self
+                .store
+                .read(|tx| tx.feed_cursor().map_err(Error::from))
+                .await?;
+            let cursor = cursor.unwrap_or_else(|| self.store.settled_event_bound());
+            self.state().feed.load(cursor);
+        }
+        let lagging = self.state().feed.take_lagging(Instant::now());
+        self.spill(lagging).await?;
+        loop {
+            let next = self.state().feed.next_read();
+            let Some(after) = next else {
+                break;
+            };
+            let below = self.store.settled_event_bound();
+            if after >= below {
+                break;
+            }
+            let hub = self.hub.clone();
+            let page = self
+                .store
+                .read(move |tx| webhook_endpoints::feed_page(tx, &hub, &after, &below, feed::PAGE))
+                .await?;
+            let spill = self
+                .state()
+                .feed
+                .add_page(page.events, page.last_read, events::wall_ms());
+            self.spill(spill).await?;
+            if page.read < feed::PAGE {
+                break;
+            }
+        }
+        self.start_feed_deliveries();
+        let idle_save = {
+            let state = self.state();
+            state
+                .feed
+                .idle_cursor_to_save(state.feed_running, Instant::now())
+        };
+        if let Some(cursor) = idle_save {
+            let saving = cursor.clone();
+            self.store
+                .write_background(move |tx| tx.set_feed_cursor(&saving).map_err(Error::from))
+                .await?;
+            self.state().feed.saved(cursor);
+        }
         Ok(())
+    }
+
+    /// Hands deliveries to the outbox (due now); they count as finished for the feed once the
+    /// rows are written.
+    async fn spill(&self, spill: Vec<feed::Delivery>) -> Result<(), Error> {
+        if spill.is_empty() {
+            return Ok(());
+        }
+        let rows = feed::outbox_rows(&spill);
+        let cursor = self.state().feed.cursor_to_save();
+        let saving = cursor.clone();
+        let written = self
+            .store
+            .write_background(move |tx| {
+                webhook_endpoints::queue(tx, &rows)?;
+                if let Some(cursor) = &saving {
+                    tx.set_feed_cursor(cursor)?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await;
+        let mut state = self.state();
+        if let Err(error) = written {
+            spill
+                .into_iter()
+                .for_each(|delivery| state.feed.retry(delivery));
+            return Err(error);
+        }
+        if let Some(cursor) = cursor {
+            state.feed.saved(cursor);
+        }
+        for delivery in &spill {
+            state.feed.finished(&delivery.entry.event);
+        }
+        drop(state);
+        self.hub.wake_dispatcher();
+        Ok(())
+    }
+
+    /// Starts the feed's waiting deliveries that fit the concurrency bounds.
+    fn start_feed_deliveries(self: &Arc<Self>) {
+        let ready = {
+            let mut state = self.state();
+            let InFlight {
+                rows,
+                feed_running,
+                per_endpoint,
+                feed,
+            } = &mut *state;
+            let mut running = rows.len() + *feed_running;
+            let (max_in_flight, limit) = (self.config.max_in_flight, self.config.per_endpoint);
+            let ready = feed.take_ready(|endpoint| {
+                if running >= max_in_flight {
+                    return false;
+                }
+                match per_endpoint.get_mut(endpoint) {
+                    Some(count) if *count >= limit => return false,
+                    Some(count) => *count += 1,
+                    None => {
+                        per_endpoint.insert(endpoint.to_string(), 1);
+                    }
+                }
+                running += 1;
+                true
+            });
+            *feed_running += ready.len();
+            ready
+        };
+        for delivery in ready {
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                let cursor = dispatcher.state().feed.cursor_to_save();
+                let result = dispatcher
+                    .attempt(&delivery.entry, &delivery.target, Source::Feed { cursor })
+                    .await;
+                {
+                    let mut state = dispatcher.state();
+                    state.feed_running -= 1;
+                    state.release(&delivery.entry.endpoint);
+                    match result {
+                        Ok(delivered) => {
+                            state
+                                .feed
+                                .attempt_ended(&delivery.entry.endpoint, delivered);
+                            state.feed.finished(&delivery.entry.event);
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %error.message, event = %delivery.entry.event, "webhook attempt not recorded; it will run again");
+                            state.feed.retry(delivery);
+                        }
+                    }
+                }
+                dispatcher.finished.notify_one();
+            });
+        }
     }
 
     /// One POST; the answer's status and the start of its body, or why there was none.
@@ -345,7 +559,7 @@ impl Dispatcher {
                 "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
             )
             .header("stripe-signature", signature)
-            .body(Full::new(Bytes::from(target.body.clone())))
+            .body(Full::new(target.body.clone()))
             .map_err(|e| format!("invalid request: {e}"))?;
         let exchange = async {
             let response = self
@@ -392,7 +606,7 @@ mod tests {
     fn signature_matches_stripe_reference() {
         // HMAC-SHA256("whsec_test", "1700000000.{}"), computed with Python's hmac module.
         assert_eq!(
-            signature_header("whsec_test", 1_700_000_000, "{}"),
+            signature_header("whsec_test", 1_700_000_000, b"{}"),
             "t=1700000000,v1=35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
         );
     }

@@ -128,7 +128,7 @@ async fn listen(
                         let signature = crate::webhooks::signature_header(
                             &secret,
                             crate::domain::unix_now(),
-                            &event.body,
+                            event.body.as_bytes(),
                         );
                         line(json!({
                             "object": "sluice.listen_event",

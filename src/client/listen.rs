@@ -341,8 +341,11 @@ async fn post(forward: &Forward, secret: &str) -> Result<u16, String> {
         .await
         .map_err(|error| error.to_string())?;
     tokio::spawn(connection);
-    let signature =
-        crate::webhooks::signature_header(secret, crate::domain::unix_now(), &forward.payload);
+    let signature = crate::webhooks::signature_header(
+        secret,
+        crate::domain::unix_now(),
+        forward.payload.as_bytes(),
+    );
     let request = hyper::Request::builder()
         .method("POST")
         .uri(&target.path)

@@ -1,5 +1,6 @@
 //! Events: every state change of a resource records one `event` document in the same store
-//! transaction as the change, plus one outbox row per webhook endpoint that wants it. After the
+//! transaction as the change, with `pending_webhooks` counting the endpoints that want it (the
+//! webhook dispatcher reads events themselves as its queue: see `webhooks`). After the
 //! transaction commits, the wire layer publishes what was recorded (`Recorder::publish`): the
 //! `sluice listen` stream hears it and the webhook dispatcher wakes up.
 //!
@@ -20,10 +21,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::docs::{self, PageRequest};
-use super::objects::{EVENT, WEBHOOK_ENDPOINT};
+use super::objects::{EVENT, EVENT_ID_PREFIX, WEBHOOK_ENDPOINT};
 use super::{Ctx, Error, Result};
 use crate::ids;
-use crate::store::{Cursor, ListQuery, OutboxEntry, Scope, StoreError, Tx};
+use crate::store::{Cursor, ListQuery, Scope, StoreError, Tx};
 
 /// Events are kept (and retrievable) this long, as Stripe guarantees.
 pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
@@ -78,8 +79,8 @@ pub struct Hub {
     /// Bumped on every endpoint change, so a reload that raced a change is not cached.
     generation: AtomicU64,
     feed: tokio::sync::broadcast::Sender<Arc<Published>>,
-    /// Wakes the webhook dispatcher when new outbox rows committed.
-    outbox_filled: tokio::sync::Notify,
+    /// Wakes the webhook dispatcher when events that owe deliveries (or outbox rows) committed.
+    deliveries_due: tokio::sync::Notify,
 }
 
 impl Default for Hub {
@@ -89,7 +90,7 @@ impl Default for Hub {
             generation: AtomicU64::new(0),
             // Listeners that fall this far behind skip ahead (they are told how many they lost).
             feed: tokio::sync::broadcast::channel(4096).0,
-            outbox_filled: tokio::sync::Notify::new(),
+            deliveries_due: tokio::sync::Notify::new(),
         }
     }
 }
@@ -104,7 +105,7 @@ impl Hub {
         Arc::new(Recorder {
             hub: self.clone(),
             recorded: Mutex::new(Vec::new()),
-            outbox_rows: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
             endpoints_changed: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -114,12 +115,12 @@ impl Hub {
     }
 
     /// Resolves once outbox rows were added since the last call (or right away if they were).
-    pub async fn outbox_filled(&self) {
-        self.outbox_filled.notified().await
+    pub async fn deliveries_due(&self) {
+        self.deliveries_due.notified().await
     }
 
     pub fn wake_dispatcher(&self) {
-        self.outbox_filled.notify_one();
+        self.deliveries_due.notify_one();
     }
 
     pub fn invalidate_routes(&self) {
@@ -130,7 +131,12 @@ impl Hub {
     }
 
     /// The endpoints of a platform in one mode, from the cache or (once) from the store.
-    fn routes(&self, tx: &mut dyn Tx, platform: &str, livemode: bool) -> Result<Arc<Vec<Route>>> {
+    pub fn routes(
+        &self,
+        tx: &mut dyn Tx,
+        platform: &str,
+        livemode: bool,
+    ) -> Result<Arc<Vec<Route>>> {
         let mode = usize::from(livemode);
         let cached = self
             .routes
@@ -196,7 +202,8 @@ fn load_routes(tx: &mut dyn Tx, platform: &str, livemode: bool) -> Result<Vec<Ro
 pub struct Recorder {
     hub: Arc<Hub>,
     recorded: Mutex<Vec<Published>>,
-    outbox_rows: AtomicU64,
+    /// Deliveries the command's events owe (or queued by hand): the dispatcher is woken for them.
+    deliveries: AtomicU64,
     endpoints_changed: std::sync::atomic::AtomicBool,
 }
 
@@ -221,7 +228,7 @@ impl Recorder {
         if let Ok(mut recorded) = self.recorded.lock() {
             recorded.clear();
         }
-        self.outbox_rows.store(0, Ordering::SeqCst);
+        self.deliveries.store(0, Ordering::SeqCst);
     }
 
     /// Called once the command's transaction committed.
@@ -229,7 +236,7 @@ impl Recorder {
         if self.endpoints_changed.swap(false, Ordering::SeqCst) {
             self.hub.invalidate_routes();
         }
-        if self.outbox_rows.swap(0, Ordering::SeqCst) > 0 {
+        if self.deliveries.swap(0, Ordering::SeqCst) > 0 {
             self.hub.wake_dispatcher();
         }
         let recorded = match self.recorded.lock() {
@@ -244,7 +251,7 @@ impl Recorder {
 
     /// This command queued `rows` outbox rows outside `record` (a resend).
     pub fn queued(&self, rows: u64) {
-        self.outbox_rows.fetch_add(rows, Ordering::SeqCst);
+        self.deliveries.fetch_add(rows, Ordering::SeqCst);
     }
 
     /// A webhook endpoint was created, changed or deleted by this command.
@@ -411,22 +418,12 @@ fn emit(
     let account = account.unwrap_or(&ctx.scope.account);
     let connected = account != platform;
     let routes = ctx.events.hub.routes(tx, platform, ctx.scope.livemode)?;
-    let id = ids::new_id("evt");
-    let now_ms = wall_ms();
-    let mut pending = 0u64;
-    for route in routes.iter().filter(|r| r.wants(event_type, connected)) {
-        tx.outbox_insert(&OutboxEntry {
-            id: ids::new_id("whdel"),
-            event: id.clone(),
-            endpoint: route.endpoint.clone(),
-            platform: platform.clone(),
-            livemode: ctx.scope.livemode,
-            attempts: 0,
-            next_attempt_ms: now_ms,
-            created_ms: now_ms,
-        })?;
-        pending += 1;
-    }
+    let id = ids::new_id(EVENT_ID_PREFIX);
+    // The dispatcher's feed reads the event itself; no row per delivery is written here.
+    let pending = routes
+        .iter()
+        .filter(|r| r.wants(event_type, connected))
+        .count() as u64;
     // Changes the server makes on its own (schedules, deliveries) carry no request.
     let request_id = (!ctx.request_id.is_empty()).then_some(ctx.request_id.as_str());
     let event = EventBody {
@@ -462,7 +459,7 @@ fn emit(
         body,
     })?;
     if pending > 0 {
-        ctx.events.outbox_rows.fetch_add(pending, Ordering::SeqCst);
+        ctx.events.deliveries.fetch_add(pending, Ordering::SeqCst);
     }
     let Some(event_body) = streamed else {
         return Ok(());
@@ -500,7 +497,7 @@ pub fn list(tx: &mut dyn Tx, ctx: &Ctx, page: &PageRequest) -> Result<(Vec<Value
 /// Forgets events older than the retention period (with their deliveries); returns how many.
 pub fn prune(tx: &mut dyn Tx, now_ms: i64) -> Result<u64> {
     let cutoff_ms = now_ms - RETENTION_SECONDS * 1000;
-    let before = ids::first_id_at("evt", cutoff_ms.max(0) as u64);
+    let before = ids::first_id_at(EVENT_ID_PREFIX, cutoff_ms.max(0) as u64);
     Ok(tx.prune_events(&before, cutoff_ms)?)
 }
 

@@ -10,6 +10,8 @@ pub const CHARGE: &str = "charge";
 pub const CUSTOMER: &str = "customer";
 pub const DISPUTE: &str = "dispute";
 pub const EVENT: &str = "event";
+/// Events' ids start `evt_`; nothing else does, so an id range picks out events.
+pub const EVENT_ID_PREFIX: &str = "evt";
 pub const FEE_REFUND: &str = "fee_refund";
 pub const PAYMENT_INTENT: &str = "payment_intent";
 pub const PAYMENT_METHOD: &str = "payment_method";

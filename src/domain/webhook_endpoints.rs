@@ -1,7 +1,9 @@
 //! Webhook endpoints (the platform's own: `connect=true` ones receive its connected accounts'
-//! events) and the bookkeeping of deliveries to them: each attempt is logged, a success removes
-//! the outbox row and lowers the event's `pending_webhooks`, a failure schedules the next try, and
-//! an endpoint that has failed continuously for days is disabled.
+//! events) and the bookkeeping of deliveries to them. New events reach the dispatcher through
+//! the feed (`feed_page`: events in id order, matched to endpoints as they are read); the outbox
+//! holds what must wait (retries, resends, what a lagging endpoint could not take). Each attempt
+//! is logged, a success lowers the event's `pending_webhooks`, a failure schedules the next try
+//! in the outbox, and an endpoint that has failed continuously for days is disabled.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +17,7 @@ use super::objects::{EVENT, WEBHOOK_ENDPOINT};
 use super::{Ctx, Error, Result};
 use crate::ids;
 use crate::store::{DeliveryAttempt, OutboxEntry, Scope, Tx};
+use bytes::Bytes;
 
 const WHAT: &str = "webhook endpoint";
 
@@ -244,7 +247,8 @@ pub fn deliveries(tx: &mut dyn Tx, ctx: &Ctx, event_id: &str) -> Result<Value> {
 pub struct Target {
     pub url: String,
     pub secret: String,
-    pub body: String,
+    /// The event as stored; shared by its deliveries to every endpoint.
+    pub body: Bytes,
     /// The endpoint was failing when the attempt started: its record changes whatever happens.
     pub was_failing: bool,
 }
@@ -305,7 +309,7 @@ pub fn due_targets(tx: &mut dyn Tx, round: &Round) -> Result<Vec<(OutboxEntry, N
                 (Some((url, secret, was_failing)), Some(event)) => Next::Attempt(Target {
                     url: url.clone(),
                     secret: secret.clone(),
-                    body: event.body,
+                    body: Bytes::from(event.body),
                     was_failing: *was_failing,
                 }),
                 _ => Next::Abandon,
@@ -314,6 +318,107 @@ pub fn due_targets(tx: &mut dyn Tx, round: &Round) -> Result<Vec<(OutboxEntry, N
         }
     }
     Ok(picked)
+}
+
+/// What one read of the feed found.
+#[derive(Debug)]
+pub struct FeedPage {
+    /// The events some endpoint takes, in id order.
+    pub events: Vec<FeedEvent>,
+    /// The last event read (wanted or not): the next read starts after it.
+    pub last_read: Option<String>,
+    /// Events read: fewer than asked means the feed has caught up.
+    pub read: usize,
+}
+
+/// One event the feed read, with the endpoints that take it.
+#[derive(Debug)]
+pub struct FeedEvent {
+    pub id: String,
+    pub platform: String,
+    pub livemode: bool,
+    pub targets: Vec<(String, Target)>,
+}
+
+/// The feed's next page: events after `after` and below `below` (at most `limit`), each with
+/// the enabled endpoints that want it and existed before it, and the last id read (events no
+/// endpoint wants are read and left out).
+pub fn feed_page(
+    tx: &mut dyn Tx,
+    hub: &events::Hub,
+    after: &str,
+    below: &str,
+    limit: usize,
+) -> Result<FeedPage> {
+    let docs = tx.events_between(after, below, limit)?;
+    let read = docs.len();
+    let last_read = docs.last().map(|doc| doc.id.clone());
+    let mut endpoints: HashMap<String, Reachable> = HashMap::new();
+    let mut page = Vec::new();
+    for doc in docs {
+        let routes = hub.routes(tx, &doc.platform, doc.livemode)?;
+        if routes.is_empty() || doc.object != EVENT {
+            continue;
+        }
+        let head: EventHead = serde_json::from_str(&doc.body)
+            .map_err(|e| crate::store::StoreError::Corrupt(doc.id.clone(), e.to_string()))?;
+        let connected = doc.account != doc.platform;
+        let body = Bytes::from(doc.body);
+        let mut targets = Vec::new();
+        for route in routes.iter() {
+            if !route.wants(&head.event_type, connected) || !made_before(&route.endpoint, &doc.id) {
+                continue;
+            }
+            if !endpoints.contains_key(&route.endpoint) {
+                let found = reachable(tx, &route.endpoint)?;
+                endpoints.insert(route.endpoint.clone(), found);
+            }
+            if let Some(Some((url, secret, was_failing))) = endpoints.get(&route.endpoint) {
+                let target = Target {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    body: body.clone(),
+                    was_failing: *was_failing,
+                };
+                targets.push((route.endpoint.clone(), target));
+            }
+        }
+        if !targets.is_empty() {
+            page.push(FeedEvent {
+                id: doc.id,
+                platform: doc.platform,
+                livemode: doc.livemode,
+                targets,
+            });
+        }
+    }
+    Ok(FeedPage {
+        events: page,
+        last_read,
+        read,
+    })
+}
+
+/// The part of a stored event the feed routes by.
+#[derive(Deserialize)]
+struct EventHead {
+    #[serde(rename = "type")]
+    event_type: String,
+}
+
+/// Whether the object `earlier` was created before `later` (ids are time-ordered after their
+/// prefix): an endpoint receives only the events that happened after it was created.
+fn made_before(earlier: &str, later: &str) -> bool {
+    let order = |id| str::split_once(id, '_').map(|(_, order)| order);
+    order(earlier) < order(later)
+}
+
+/// Queues deliveries in the outbox (the feed hands over what a lagging endpoint cannot take).
+pub fn queue(tx: &mut dyn Tx, entries: &[OutboxEntry]) -> Result<()> {
+    for entry in entries {
+        tx.outbox_insert(entry)?;
+    }
+    Ok(())
 }
 
 fn reachable(tx: &mut dyn Tx, endpoint_id: &str) -> Result<Reachable> {
@@ -372,11 +477,62 @@ pub fn finish_attempt(
             lower_pending(tx, &entry.event)?;
         }
     }
+    note_endpoint_health(
+        tx,
+        attempt,
+        outcome,
+        was_failing,
+        disable_after_ms,
+        recorder,
+    )
+}
+
+/// `finish_attempt` for a first attempt the feed made (`entry` has no outbox row yet): a
+/// failure queues the retry in the outbox.
+pub fn finish_first_attempt(
+    tx: &mut dyn Tx,
+    entry: &OutboxEntry,
+    attempt: &DeliveryAttempt,
+    outcome: Outcome,
+    was_failing: bool,
+    disable_after_ms: i64,
+    recorder: &std::sync::Arc<events::Recorder>,
+) -> Result<()> {
+    tx.delivery_insert(attempt)?;
+    match outcome {
+        Outcome::Delivered | Outcome::GaveUp => lower_pending(tx, &entry.event)?,
+        Outcome::RetryAt(at_ms) => tx.outbox_insert(&OutboxEntry {
+            id: ids::new_id("whdel"),
+            attempts: entry.attempts + 1,
+            next_attempt_ms: at_ms,
+            ..entry.clone()
+        })?,
+    }
+    note_endpoint_health(
+        tx,
+        attempt,
+        outcome,
+        was_failing,
+        disable_after_ms,
+        recorder,
+    )
+}
+
+/// What an attempt tells of its endpoint: when it started failing, and whether it has failed
+/// long enough to be disabled.
+fn note_endpoint_health(
+    tx: &mut dyn Tx,
+    attempt: &DeliveryAttempt,
+    outcome: Outcome,
+    was_failing: bool,
+    disable_after_ms: i64,
+    recorder: &std::sync::Arc<events::Recorder>,
+) -> Result<()> {
     // A delivery to a healthy endpoint changes nothing of it: the common case reads no endpoint.
     if outcome == Outcome::Delivered && !was_failing {
         return Ok(());
     }
-    let Some(doc) = tx.get_for_update(&entry.endpoint)? else {
+    let Some(doc) = tx.get_for_update(&attempt.endpoint)? else {
         return Ok(());
     };
     if doc.deleted {

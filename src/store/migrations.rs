@@ -129,6 +129,17 @@ DROP TABLE webhook_outbox;
 ALTER TABLE webhook_outbox_clustered RENAME TO webhook_outbox;
 CREATE INDEX webhook_outbox_by_endpoint ON webhook_outbox (endpoint, next_attempt_ms);
 "#,
+    // Events are the webhook queue: the dispatcher follows them in id order from a cursor, and
+    // the outbox holds only retries, resends and what a lagging endpoint could not take. Events
+    // recorded before this step already have their outbox rows: the cursor starts after them.
+    r#"
+CREATE TABLE webhook_feed (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    after TEXT NOT NULL
+);
+INSERT INTO webhook_feed (singleton, after)
+    SELECT 1, COALESCE(MAX(id), '') FROM documents WHERE id >= 'evt_' AND id < 'evt_~';
+"#,
 ];
 
 pub const POSTGRES: &[&str] = &[
@@ -244,5 +255,14 @@ CREATE INDEX webhook_deliveries_by_attempted ON webhook_deliveries (attempted_ms
 DROP INDEX IF EXISTS webhook_outbox_by_event;
 DROP INDEX IF EXISTS webhook_outbox_by_due;
 CREATE INDEX webhook_outbox_by_endpoint ON webhook_outbox (endpoint, next_attempt_ms);
+"#,
+    // See the embedded store's step 6.
+    r#"
+CREATE TABLE webhook_feed (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    after TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO webhook_feed (singleton, after)
+    SELECT 1, COALESCE(MAX(id), '') FROM documents WHERE id >= 'evt_' AND id < 'evt_~';
 "#,
 ];

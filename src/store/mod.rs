@@ -3,6 +3,7 @@
 //! domain functions run unchanged on either: the embedded SQLite store (one writer thread with
 //! group commit, a pool of readers) and PostgreSQL.
 
+mod horizon;
 pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -340,6 +341,17 @@ pub trait Tx {
     ) -> StoreResult<()>;
     fn outbox_remove(&mut self, id: &str) -> StoreResult<()>;
     fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()>;
+    /// Events (any platform) with ids after `after` and below `below`, in id order.
+    fn events_between(
+        &mut self,
+        after: &str,
+        below: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>>;
+    /// Where the webhook feed stands: every event up to this id has been delivered or queued
+    /// in the outbox (`None` before the first is saved).
+    fn feed_cursor(&mut self) -> StoreResult<Option<String>>;
+    fn set_feed_cursor(&mut self, after: &str) -> StoreResult<()>;
     /// Every logged attempt to deliver `event`, oldest first.
     fn deliveries(&mut self, event: &str) -> StoreResult<Vec<DeliveryAttempt>>;
     /// Forgets events whose id is below `before_event_id` (ids are time-ordered), with their
@@ -358,8 +370,12 @@ pub trait Tx {
 pub(crate) type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Deliver) + Send>;
 pub(crate) type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
-/// Wraps a typed command into a job and the receiver of its answer.
-fn make_job<T, E, F>(command: F) -> (WriteJob, tokio::sync::oneshot::Receiver<Result<T, E>>)
+/// Wraps a typed command into a job and the receiver of its answer. The job holds `open`
+/// until its answer is delivered (or it is dropped unrun).
+fn make_job<T, E, F>(
+    command: F,
+    open: horizon::OpenWrite,
+) -> (WriteJob, tokio::sync::oneshot::Receiver<Result<T, E>>)
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
@@ -370,6 +386,7 @@ where
         let result = command(tx);
         let keep = result.is_ok();
         let deliver: Deliver = Box::new(move |commit_error: Option<StoreError>| {
+            drop(open);
             let answer = match commit_error {
                 // The batch did not commit: nothing this command did stands.
                 Some(error) => Err(E::from(error)),
@@ -401,6 +418,7 @@ const OUTBOX_ENDPOINTS: &str = "WITH RECURSIVE queued(endpoint) AS (
 pub struct Store {
     backend: Arc<Backend>,
     read_slots: Arc<tokio::sync::Semaphore>,
+    horizon: Arc<horizon::Horizon>,
 }
 
 enum Backend {
@@ -423,7 +441,17 @@ impl Store {
         Store {
             backend: Arc::new(backend),
             read_slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
+            horizon: Arc::default(),
         }
+    }
+
+    /// Every event id below this one belongs to a write that has ended: reading events in id
+    /// order up to here skips none that a running write will still commit.
+    pub fn settled_event_bound(&self) -> String {
+        crate::ids::first_id_of(
+            crate::domain::objects::EVENT_ID_PREFIX,
+            self.horizon.settled(),
+        )
     }
 
     pub fn kind(&self) -> &'static str {
@@ -461,7 +489,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (job, receiver) = make_job(command);
+        let (job, receiver) = make_job(command, self.horizon.open());
         match &*self.backend {
             Backend::Sqlite(store) if background => store.submit_background(job)?,
             Backend::Sqlite(store) => store.submit(job)?,
@@ -502,7 +530,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (job, receiver) = make_job(command);
+        let (job, receiver) = make_job(command, self.horizon.open());
         match &*self.backend {
             Backend::Sqlite(store) => store.submit(job)?,
             Backend::Postgres(store) => store.run_blocking(job),

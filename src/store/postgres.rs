@@ -396,6 +396,15 @@ impl Tx for FailingTx {
     fn deliveries(&mut self, _: &str) -> StoreResult<Vec<DeliveryAttempt>> {
         closed()
     }
+    fn events_between(&mut self, _: &str, _: &str, _: usize) -> StoreResult<Vec<Document>> {
+        closed()
+    }
+    fn feed_cursor(&mut self) -> StoreResult<Option<String>> {
+        closed()
+    }
+    fn set_feed_cursor(&mut self, _: &str) -> StoreResult<()> {
+        closed()
+    }
     fn prune_events(&mut self, _: &str, _: i64) -> StoreResult<u64> {
         closed()
     }
@@ -470,6 +479,10 @@ const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, 
 const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1 FOR UPDATE";
 const INSERT_DOC: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
+/// Only events have ids in `evt_...`: the range needs no look at `object`.
+const EVENTS_BETWEEN: &str =
+    "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text
+     FROM documents WHERE id > $1 AND id >= 'evt_' AND id < $2 ORDER BY id LIMIT $3";
 const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
 
 fn outbox_from_row(row: &postgres::Row) -> OutboxEntry {
@@ -1027,6 +1040,33 @@ impl Tx for PgTx<'_, '_> {
                 }
             })
             .collect())
+    }
+
+    fn events_between(
+        &mut self,
+        after: &str,
+        below: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>> {
+        let statement = self.statement(EVENTS_BETWEEN)?;
+        let limit = limit as i64;
+        let rows = self.tx.query(&statement, &[&after, &below, &limit])?;
+        Ok(rows.iter().map(doc_from_row).collect())
+    }
+
+    fn feed_cursor(&mut self) -> StoreResult<Option<String>> {
+        let statement = self.statement("SELECT after FROM webhook_feed WHERE singleton = 1")?;
+        Ok(self.tx.query_opt(&statement, &[])?.map(|row| row.get(0)))
+    }
+
+    fn set_feed_cursor(&mut self, after: &str) -> StoreResult<()> {
+        let statement = self.statement(
+            "INSERT INTO webhook_feed (singleton, after) VALUES (1, $1)
+             ON CONFLICT (singleton) DO UPDATE SET after = excluded.after
+             WHERE excluded.after > webhook_feed.after",
+        )?;
+        self.tx.execute(&statement, &[&after])?;
+        Ok(())
     }
 
     fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {

@@ -351,6 +351,10 @@ struct SqliteTx<'c> {
 }
 
 const DOC_COLUMNS: &str = "id, object, platform, account, livemode, created, parent, deleted, body";
+/// Only events have ids in `evt_...`: the range needs no look at `object`.
+const EVENTS_BETWEEN: &str =
+    "SELECT id, object, platform, account, livemode, created, parent, deleted, body
+     FROM documents WHERE id > ?1 AND id >= 'evt_' AND id < ?2 ORDER BY id LIMIT ?3";
 
 fn object_name(text: &str) -> &'static str {
     crate::domain::objects::intern(text)
@@ -881,6 +885,34 @@ impl Tx for SqliteTx<'_> {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn events_between(
+        &mut self,
+        after: &str,
+        below: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>> {
+        let mut statement = self.conn.prepare_cached(EVENTS_BETWEEN)?;
+        let rows = statement.query_map(params![after, below, limit as i64], doc_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn feed_cursor(&mut self) -> StoreResult<Option<String>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT after FROM webhook_feed WHERE singleton = 1")?;
+        Ok(statement.query_row([], |row| row.get(0)).optional()?)
+    }
+
+    fn set_feed_cursor(&mut self, after: &str) -> StoreResult<()> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO webhook_feed (singleton, after) VALUES (1, ?1)
+             ON CONFLICT (singleton) DO UPDATE SET after = excluded.after
+             WHERE excluded.after > webhook_feed.after",
+        )?;
+        statement.execute([after])?;
+        Ok(())
     }
 
     fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {
