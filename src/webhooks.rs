@@ -1,25 +1,29 @@
-//! The webhook dispatcher: delivers the outbox (rows written with their events, in the same
-//! transaction) to webhook endpoints, at least once.
+//! The webhook dispatcher: delivers events to webhook endpoints, at least once.
 //!
-//! - Started by `sluice serve` (`spawn`); on start it finds every row still in the store, so
-//!   nothing queued before a restart or a crash is lost (a row is removed only in the same
-//!   transaction that logs its successful attempt).
+//! - New events are its queue (the feed, `feed.rs`): it reads them in id order from a cursor
+//!   saved in the store, matches each to the endpoints that want it, and saves the cursor only
+//!   past events whose deliveries all finished. It reads no further than the settled horizon
+//!   (`Store::settled_event_bound`: writes still open may yet commit lower ids), so nothing
+//!   committed is skipped, and after a restart or a crash it resumes at the cursor. Recording an
+//!   event writes no row per delivery.
+//! - The outbox holds what waits: retries, resends, and the deliveries of an endpoint that lags
+//!   or fails (handed over so the feed moves on for the others). On start every row still there
+//!   is found again; a row is removed only in the transaction that logs its last attempt.
 //! - Each attempt is signed at send time (`Stripe-Signature: t=...,v1=...`, HMAC-SHA256 keyed
 //!   with the whole `whsec_...` string, over `"{t}.{body}"`), so retries carry fresh signatures.
-//! - A non-2xx answer, no answer within `timeout_ms`, or no connection is a failure: the row is
+//! - A non-2xx answer, no answer within `timeout_ms`, or no connection is a failure: it is
 //!   retried on Stripe's schedule (about 5 min, 30 min, 2 h, 4 h, 8 h, 16 h, then daily) until
 //!   three days after the event, then dropped. `retry_base_ms` is the schedule's unit (one
 //!   minute by default): tests shrink it to milliseconds to run days of retries in seconds.
 //! - Endpoints are independent: at most `per_endpoint` attempts run at once for one endpoint,
-//!   and its further rows wait in the store, so a slow or dead endpoint delays only itself.
+//!   and a slow or dead endpoint delays only itself.
 //! - An endpoint whose deliveries have all failed for nine days (in schedule units) is
 //!   disabled, with a `sluice.webhook_endpoint.disabled` event on the platform.
 //! - Retries run on wall time, not on a platform's test clock.
 //! - Delivery never competes with the API on equal terms: `sluice serve` runs the dispatcher on
-//!   its own runtime at a lower CPU priority, each round reads what it will attempt in one read
-//!   (per endpoint, only as many rows as the endpoint has free slots), and its bookkeeping
-//!   writes take the writer's spare room (`Store::write_background`). Under a saturating load
-//!   the outbox grows and drains once the load eases; nothing is dropped.
+//!   its own runtime at a lower CPU priority, it reads in pages, and its bookkeeping writes take
+//!   the writer's spare room (`Store::write_background`). Under a saturating load the events
+//!   wait in the store and are delivered once the load eases; nothing is dropped.
 
 mod feed;
 
@@ -424,11 +428,12 @@ impl Dispatcher {
                 .store
                 .read(move |tx| webhook_endpoints::feed_page(tx, &hub, &after, &below, feed::PAGE))
                 .await?;
-            let spill = self
+            let outcome = self
                 .state()
                 .feed
                 .add_page(page.events, page.last_read, events::wall_ms());
-            self.spill(spill).await?;
+            self.forget_unreached(outcome.unreached).await?;
+            self.spill(outcome.spill).await?;
             if page.read < feed::PAGE {
                 break;
             }
@@ -484,6 +489,20 @@ impl Dispatcher {
         }
         drop(state);
         self.hub.wake_dispatcher();
+        Ok(())
+    }
+
+    /// Lowers `pending_webhooks` of events by the endpoints that will not take them any more.
+    async fn forget_unreached(&self, unreached: Vec<(String, u64)>) -> Result<(), Error> {
+        if unreached.is_empty() {
+            return Ok(());
+        }
+        let events: Vec<String> = unreached.iter().map(|(event, _)| event.clone()).collect();
+        self.store
+            .write_background(move |tx| webhook_endpoints::forget_unreached(tx, &unreached))
+            .await?;
+        let mut state = self.state();
+        events.iter().for_each(|event| state.feed.finished(event));
         Ok(())
     }
 

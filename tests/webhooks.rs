@@ -406,6 +406,48 @@ async fn deliveries_are_signed_and_routed(app: TestApp) {
     wait_pending_zero(&app, inside_event, &[("Stripe-Account", acct)]).await;
 }
 
+/// An endpoint receives the events recorded while it exists and takes deliveries: one created
+/// later does not get older events, and one deleted before its delivery releases the event's
+/// `pending_webhooks`.
+async fn events_go_to_the_endpoints_of_their_time(app: TestApp) {
+    let receiver = Receiver::start().await;
+    let form = |path: &str| {
+        format!(
+            "url={}&enabled_events[]=customer.created",
+            common::encode(&receiver.url(path))
+        )
+    };
+    let gone = endpoint(&app, &form("/gone")).await;
+    endpoint(&app, &form("/stays")).await;
+    let before = app.customer("name=Before").await;
+    let listed = app
+        .get("/v1/events?type=customer.created&limit=1", &[])
+        .await
+        .ok()
+        .clone();
+    let before_event = listed["data"][0].clone();
+    assert_eq!(before_event["data"]["object"]["id"], before["id"]);
+    assert_eq!(before_event["pending_webhooks"], 2);
+    let gone_id = gone["id"].as_str().unwrap();
+    app.delete(&format!("/v1/webhook_endpoints/{gone_id}"), &[])
+        .await
+        .ok();
+    endpoint(&app, &form("/late")).await;
+    let _dispatcher = app.start_dispatcher(fast_dispatcher());
+
+    let before_id = before_event["id"].as_str().unwrap();
+    wait_pending_zero(&app, before_id, &[]).await;
+    let stays = receiver.wait_delivered("/stays", 1).await;
+    assert_eq!(stays[0]["id"], before_id);
+    app.customer("name=After").await;
+    let late = receiver.wait_delivered("/late", 1).await;
+    assert_eq!(late[0]["data"]["object"]["name"], "After");
+    receiver.wait_delivered("/stays", 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(receiver.delivered("/gone").is_empty());
+    assert_eq!(receiver.delivered("/late").len(), 1);
+}
+
 async fn failing_endpoint_is_retried_until_it_answers(app: TestApp) {
     let receiver = Receiver::start().await;
     receiver.script(&[Reply::Status(500), Reply::Status(503)]);
@@ -819,6 +861,7 @@ async fn payments_and_deliveries_run_side_by_side(app: TestApp) {
 store_tests!(
     endpoint_crud_and_errors,
     deliveries_are_signed_and_routed,
+    events_go_to_the_endpoints_of_their_time,
     failing_endpoint_is_retried_until_it_answers,
     slow_endpoint_times_out_and_blocks_no_one,
     retries_stop_after_three_days,

@@ -338,6 +338,8 @@ pub struct FeedEvent {
     pub platform: String,
     pub livemode: bool,
     pub targets: Vec<(String, Target)>,
+    /// Endpoints its `pending_webhooks` counts that no longer take it: lowered by `unreached`.
+    pub unreached: u64,
 }
 
 /// The feed's next page: events after `after` and below `below` (at most `limit`), each with
@@ -356,12 +358,12 @@ pub fn feed_page(
     let mut endpoints: HashMap<String, Reachable> = HashMap::new();
     let mut page = Vec::new();
     for doc in docs {
-        let routes = hub.routes(tx, &doc.platform, doc.livemode)?;
-        if routes.is_empty() || doc.object != EVENT {
+        if doc.object != EVENT {
             continue;
         }
         let head: EventHead = serde_json::from_str(&doc.body)
             .map_err(|e| crate::store::StoreError::Corrupt(doc.id.clone(), e.to_string()))?;
+        let routes = hub.routes(tx, &doc.platform, doc.livemode)?;
         let connected = doc.account != doc.platform;
         let body = Bytes::from(doc.body);
         let mut targets = Vec::new();
@@ -383,12 +385,15 @@ pub fn feed_page(
                 targets.push((route.endpoint.clone(), target));
             }
         }
-        if !targets.is_empty() {
+        // Endpoints counted when the event was recorded and gone (deleted, disabled) since.
+        let unreached = head.pending_webhooks.saturating_sub(targets.len() as u64);
+        if !targets.is_empty() || unreached > 0 {
             page.push(FeedEvent {
                 id: doc.id,
                 platform: doc.platform,
                 livemode: doc.livemode,
                 targets,
+                unreached,
             });
         }
     }
@@ -404,6 +409,7 @@ pub fn feed_page(
 struct EventHead {
     #[serde(rename = "type")]
     event_type: String,
+    pending_webhooks: u64,
 }
 
 /// Whether the object `earlier` was created before `later` (ids are time-ordered after their
@@ -594,11 +600,23 @@ pub fn abandon(tx: &mut dyn Tx, entry: &OutboxEntry) -> Result<()> {
 }
 
 fn lower_pending(tx: &mut dyn Tx, event_id: &str) -> Result<()> {
+    lower_pending_by(tx, event_id, 1)
+}
+
+fn lower_pending_by(tx: &mut dyn Tx, event_id: &str, by: u64) -> Result<()> {
     let Some(doc) = tx.get_for_update(event_id)? else {
         return Ok(());
     };
     let mut event: Value = docs::from_json(&doc)?;
-    let pending = event["pending_webhooks"].as_i64().unwrap_or(0);
-    event["pending_webhooks"] = Value::from((pending - 1).max(0));
+    let pending = event["pending_webhooks"].as_u64().unwrap_or(0);
+    event["pending_webhooks"] = Value::from(pending.saturating_sub(by));
     docs::save(tx, event_id, &event)
+}
+
+/// Lowers `pending_webhooks` of events by what no endpoint will deliver any more (see
+/// `FeedEvent::unreached`).
+pub fn forget_unreached(tx: &mut dyn Tx, unreached: &[(String, u64)]) -> Result<()> {
+    unreached
+        .iter()
+        .try_for_each(|(event, by)| lower_pending_by(tx, event, *by))
 }

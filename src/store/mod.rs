@@ -370,11 +370,12 @@ pub trait Tx {
 pub(crate) type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Deliver) + Send>;
 pub(crate) type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
-/// Wraps a typed command into a job and the receiver of its answer. The job holds `open`
-/// until its answer is delivered (or it is dropped unrun).
+/// Wraps a typed command into a job and the receiver of its answer. From the moment it runs
+/// until its answer is delivered, the job is an open write on `horizon` (a job waiting in a
+/// queue has made no id yet, and holds nothing back).
 fn make_job<T, E, F>(
     command: F,
-    open: horizon::OpenWrite,
+    horizon: Arc<horizon::Horizon>,
 ) -> (WriteJob, tokio::sync::oneshot::Receiver<Result<T, E>>)
 where
     T: Send + 'static,
@@ -383,6 +384,7 @@ where
 {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let job: WriteJob = Box::new(move |tx: &mut dyn Tx| {
+        let open = horizon.open();
         let result = command(tx);
         let keep = result.is_ok();
         let deliver: Deliver = Box::new(move |commit_error: Option<StoreError>| {
@@ -489,7 +491,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (job, receiver) = make_job(command, self.horizon.open());
+        let (job, receiver) = make_job(command, self.horizon.clone());
         match &*self.backend {
             Backend::Sqlite(store) if background => store.submit_background(job)?,
             Backend::Sqlite(store) => store.submit(job)?,
@@ -530,7 +532,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (job, receiver) = make_job(command, self.horizon.open());
+        let (job, receiver) = make_job(command, self.horizon.clone());
         match &*self.backend {
             Backend::Sqlite(store) => store.submit(job)?,
             Backend::Postgres(store) => store.run_blocking(job),

@@ -547,8 +547,10 @@ impl Tx for SqliteTx<'_> {
         livemode: bool,
     ) -> StoreResult<Vec<LedgerTotal>> {
         let mut statement = self.conn.prepare_cached(
+            // `+livemode`: without it the planner took the by-availability index on `livemode`
+            // and read every balance of the mode (once per scheduler step, for every platform).
             "SELECT ledger_account, currency, SUM(amount) FROM ledger_balances
-             WHERE ledger_account >= ?1 AND ledger_account < ?1 || char(1114111) AND livemode = ?2
+             WHERE ledger_account >= ?1 AND ledger_account < ?1 || char(1114111) AND +livemode = ?2
              GROUP BY ledger_account, currency HAVING SUM(amount) <> 0
              ORDER BY ledger_account, currency",
         )?;

@@ -35,6 +35,13 @@ pub struct Delivery {
     read_at: Instant,
 }
 
+/// What a page leaves to write: deliveries for the outbox, `pending_webhooks` to lower.
+#[derive(Debug, Default)]
+pub struct PageOutcome {
+    pub spill: Vec<Delivery>,
+    pub unreached: Vec<(String, u64)>,
+}
+
 #[derive(Debug, Default)]
 pub struct Feed {
     loaded: bool,
@@ -72,17 +79,23 @@ impl Feed {
     }
 
     /// Takes a page read from `next_read`'s position: its deliveries wait for their endpoints,
-    /// except those for failing endpoints, which are returned to be spilled.
+    /// except those for failing endpoints, which are returned to be spilled, with the counts of
+    /// `pending_webhooks` to lower (each finishes its event once written, like a delivery).
     pub fn add_page(
         &mut self,
         events: Vec<FeedEvent>,
         last_read: Option<String>,
         now_ms: i64,
-    ) -> Vec<Delivery> {
+    ) -> PageOutcome {
         let now = Instant::now();
-        let mut spill = Vec::new();
+        let mut outcome = PageOutcome::default();
         for event in events {
-            self.open.insert(event.id.clone(), event.targets.len());
+            let lowering = usize::from(event.unreached > 0);
+            self.open
+                .insert(event.id.clone(), event.targets.len() + lowering);
+            if event.unreached > 0 {
+                outcome.unreached.push((event.id.clone(), event.unreached));
+            }
             for (endpoint, target) in event.targets {
                 let delivery = Delivery {
                     entry: OutboxEntry {
@@ -100,7 +113,7 @@ impl Feed {
                 };
                 // An endpoint known to fail waits in the outbox, at its own pace.
                 if delivery.target.was_failing || self.failing.contains(&endpoint) {
-                    spill.push(delivery);
+                    outcome.spill.push(delivery);
                 } else {
                     self.waiting
                         .entry(endpoint)
@@ -114,7 +127,7 @@ impl Feed {
             self.read_to = last;
         }
         self.advance();
-        spill
+        outcome
     }
 
     /// Takes the waiting deliveries whose endpoint `has_room` (asked once per delivery taken,
@@ -249,6 +262,7 @@ mod tests {
                     (endpoint.to_string(), target)
                 })
                 .collect(),
+            unreached: 0,
         }
     }
 
@@ -262,7 +276,7 @@ mod tests {
     fn the_cursor_passes_an_event_only_once_all_its_deliveries_finished() {
         let mut feed = loaded();
         let page = vec![event("evt_1", &["we_a", "we_b"]), event("evt_2", &["we_a"])];
-        assert!(feed.add_page(page, Some("evt_3".into()), 0).is_empty());
+        assert!(feed.add_page(page, Some("evt_3".into()), 0).spill.is_empty());
         assert_eq!(feed.cursor_to_save(), None);
         let ready = feed.take_ready(|_| true);
         assert_eq!(ready.len(), 3);
@@ -291,12 +305,26 @@ mod tests {
         assert!(rows[0].id.starts_with("whdel_") && rows[0].attempts == 0);
         // Once an endpoint fails, what is read for it goes straight to the outbox.
         feed.attempt_ended("we_b", false);
-        let spill = feed.add_page(vec![event("evt_2", &["we_a", "we_b"])], None, 0);
+        let spill = feed.add_page(vec![event("evt_2", &["we_a", "we_b"])], None, 0).spill;
         assert_eq!(spill.len(), 1);
         assert_eq!(spill[0].entry.endpoint, "we_b");
         feed.attempt_ended("we_b", true);
-        let spill = feed.add_page(vec![event("evt_3", &["we_b"])], None, 0);
+        let spill = feed.add_page(vec![event("evt_3", &["we_b"])], None, 0).spill;
         assert!(spill.is_empty());
+    }
+
+    #[test]
+    fn an_event_whose_endpoints_are_gone_stays_open_until_its_count_is_lowered() {
+        let mut feed = loaded();
+        let gone = FeedEvent {
+            unreached: 2,
+            ..event("evt_1", &[])
+        };
+        let outcome = feed.add_page(vec![gone], Some("evt_1".into()), 0);
+        assert_eq!(outcome.unreached, vec![("evt_1".to_string(), 2)]);
+        assert_eq!(feed.cursor_to_save(), None);
+        feed.finished("evt_1");
+        assert_eq!(feed.cursor_to_save().as_deref(), Some("evt_1"));
     }
 
     #[test]
