@@ -222,27 +222,42 @@ pub fn spawn(store: Store, hub: Arc<Hub>, config: Config) -> tokio::task::JoinHa
 
 impl Dispatcher {
     async fn run(self: Arc<Self>) {
+        // The outbox is read on start, on the poll, when rows were queued for now (a resend, a
+        // spill), and when an attempt ends while it had rows: not on every committed event,
+        // which only the feed needs to hear about.
+        let mut read_outbox = true;
+        let mut outbox_had_rows = false;
+        let mut next_poll = tokio::time::Instant::now();
         loop {
-            if let Err(error) = self.clone().start_due().await {
-                tracing::warn!(error = %error.message, "webhook dispatcher cannot read the outbox");
+            let now = tokio::time::Instant::now();
+            if now >= next_poll {
+                read_outbox = true;
+                next_poll = now + self.config.poll();
+            }
+            if read_outbox || self.hub.take_outbox_rows_queued() {
+                match self.clone().start_due().await {
+                    Ok(found) => outbox_had_rows = found,
+                    Err(error) => {
+                        tracing::warn!(error = %error.message, "webhook dispatcher cannot read the outbox");
+                    }
+                }
             }
             if let Err(error) = self.clone().follow_feed().await {
                 tracing::warn!(error = %error.message, "webhook dispatcher cannot read new events");
             }
             tokio::select! {
-                _ = self.hub.deliveries_due() => {}
-                _ = self.finished.notified() => {}
-                _ = tokio::time::sleep(self.config.poll()) => {}
+                _ = self.hub.deliveries_due() => read_outbox = false,
+                _ = self.finished.notified() => read_outbox = outbox_had_rows,
+                _ = tokio::time::sleep_until(next_poll) => read_outbox = true,
             }
         }
     }
 
-    /// Starts an attempt for every due row that fits the concurrency bounds.
-    async fn start_due(self: Arc<Self>) -> Result<(), Error> {
+    /// Starts an attempt for every due row that fits the concurrency bounds; answers whether
+    /// there were rows to look at (due now, or held back by the bounds).
+    async fn start_due(self: Arc<Self>) -> Result<bool, Error> {
         let round = {
-            let Ok(state) = self.in_flight.lock() else {
-                return Ok(());
-            };
+            let state = self.state();
             webhook_endpoints::Round {
                 now_ms: events::wall_ms(),
                 in_flight: state.rows.clone(),
@@ -252,12 +267,13 @@ impl Dispatcher {
             }
         };
         if round.room == 0 {
-            return Ok(());
+            return Ok(true);
         }
         let due = self
             .store
             .read(move |tx| webhook_endpoints::due_targets(tx, &round))
             .await?;
+        let found = !due.is_empty();
         let mut abandoned = Vec::new();
         for (entry, next) in due {
             let target = match next {
@@ -268,9 +284,7 @@ impl Dispatcher {
                 }
             };
             {
-                let Ok(mut state) = self.in_flight.lock() else {
-                    return Ok(());
-                };
+                let mut state = self.state();
                 if state.running() >= self.config.max_in_flight {
                     break;
                 }
@@ -314,7 +328,7 @@ impl Dispatcher {
                 })
                 .await?;
         }
-        Ok(())
+        Ok(found)
     }
 
     /// Makes one attempt and records it; answers whether it delivered.
@@ -428,10 +442,10 @@ impl Dispatcher {
                 .store
                 .read(move |tx| webhook_endpoints::feed_page(tx, &hub, &after, &below, feed::PAGE))
                 .await?;
-            let outcome = self
-                .state()
-                .feed
-                .add_page(page.events, page.last_read, events::wall_ms());
+            let outcome =
+                self.state()
+                    .feed
+                    .add_page(page.events, page.last_read, events::wall_ms());
             self.forget_unreached(outcome.unreached).await?;
             self.spill(outcome.spill).await?;
             if page.read < feed::PAGE {
@@ -488,7 +502,7 @@ impl Dispatcher {
             state.feed.finished(&delivery.entry.event);
         }
         drop(state);
-        self.hub.wake_dispatcher();
+        self.hub.outbox_rows_queued();
         Ok(())
     }
 

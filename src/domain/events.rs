@@ -81,6 +81,8 @@ pub struct Hub {
     feed: tokio::sync::broadcast::Sender<Arc<Published>>,
     /// Wakes the webhook dispatcher when events that owe deliveries (or outbox rows) committed.
     deliveries_due: tokio::sync::Notify,
+    /// Outbox rows due now were queued (a resend, a spill): the dispatcher reads the outbox.
+    outbox_rows_queued: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Hub {
@@ -91,6 +93,7 @@ impl Default for Hub {
             // Listeners that fall this far behind skip ahead (they are told how many they lost).
             feed: tokio::sync::broadcast::channel(4096).0,
             deliveries_due: tokio::sync::Notify::new(),
+            outbox_rows_queued: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Hub {
             hub: self.clone(),
             recorded: Mutex::new(Vec::new()),
             deliveries: AtomicU64::new(0),
+            outbox_rows: AtomicU64::new(0),
             endpoints_changed: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -121,6 +125,17 @@ impl Hub {
 
     pub fn wake_dispatcher(&self) {
         self.deliveries_due.notify_one();
+    }
+
+    /// Rows due now were queued in the outbox: the dispatcher's next round reads it.
+    pub fn outbox_rows_queued(&self) {
+        self.outbox_rows_queued.store(true, Ordering::SeqCst);
+        self.wake_dispatcher();
+    }
+
+    /// Whether rows were queued since the last call.
+    pub fn take_outbox_rows_queued(&self) -> bool {
+        self.outbox_rows_queued.swap(false, Ordering::SeqCst)
     }
 
     pub fn invalidate_routes(&self) {
@@ -204,6 +219,8 @@ pub struct Recorder {
     recorded: Mutex<Vec<Published>>,
     /// Deliveries the command's events owe (or queued by hand): the dispatcher is woken for them.
     deliveries: AtomicU64,
+    /// Outbox rows the command queued by hand (a resend).
+    outbox_rows: AtomicU64,
     endpoints_changed: std::sync::atomic::AtomicBool,
 }
 
@@ -229,12 +246,16 @@ impl Recorder {
             recorded.clear();
         }
         self.deliveries.store(0, Ordering::SeqCst);
+        self.outbox_rows.store(0, Ordering::SeqCst);
     }
 
     /// Called once the command's transaction committed.
     pub fn publish(&self) {
         if self.endpoints_changed.swap(false, Ordering::SeqCst) {
             self.hub.invalidate_routes();
+        }
+        if self.outbox_rows.swap(0, Ordering::SeqCst) > 0 {
+            self.hub.outbox_rows_queued();
         }
         if self.deliveries.swap(0, Ordering::SeqCst) > 0 {
             self.hub.wake_dispatcher();
@@ -251,7 +272,7 @@ impl Recorder {
 
     /// This command queued `rows` outbox rows outside `record` (a resend).
     pub fn queued(&self, rows: u64) {
-        self.deliveries.fetch_add(rows, Ordering::SeqCst);
+        self.outbox_rows.fetch_add(rows, Ordering::SeqCst);
     }
 
     /// A webhook endpoint was created, changed or deleted by this command.

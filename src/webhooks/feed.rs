@@ -276,7 +276,10 @@ mod tests {
     fn the_cursor_passes_an_event_only_once_all_its_deliveries_finished() {
         let mut feed = loaded();
         let page = vec![event("evt_1", &["we_a", "we_b"]), event("evt_2", &["we_a"])];
-        assert!(feed.add_page(page, Some("evt_3".into()), 0).spill.is_empty());
+        assert!(feed
+            .add_page(page, Some("evt_3".into()), 0)
+            .spill
+            .is_empty());
         assert_eq!(feed.cursor_to_save(), None);
         let ready = feed.take_ready(|_| true);
         assert_eq!(ready.len(), 3);
@@ -305,11 +308,15 @@ mod tests {
         assert!(rows[0].id.starts_with("whdel_") && rows[0].attempts == 0);
         // Once an endpoint fails, what is read for it goes straight to the outbox.
         feed.attempt_ended("we_b", false);
-        let spill = feed.add_page(vec![event("evt_2", &["we_a", "we_b"])], None, 0).spill;
+        let spill = feed
+            .add_page(vec![event("evt_2", &["we_a", "we_b"])], None, 0)
+            .spill;
         assert_eq!(spill.len(), 1);
         assert_eq!(spill[0].entry.endpoint, "we_b");
         feed.attempt_ended("we_b", true);
-        let spill = feed.add_page(vec![event("evt_3", &["we_b"])], None, 0).spill;
+        let spill = feed
+            .add_page(vec![event("evt_3", &["we_b"])], None, 0)
+            .spill;
         assert!(spill.is_empty());
     }
 
