@@ -145,7 +145,8 @@ impl InFlight {
 enum Source {
     /// An outbox row (a retry, a resend, a spilled delivery).
     Outbox,
-    /// The feed (no row yet); its cursor, if it moved, is saved with the attempt's record.
+    /// The feed (no row yet: the entry's id is empty); its cursor, if it moved, is saved with
+    /// the attempt's record.
     Feed { cursor: Option<String> },
 }
 
@@ -376,11 +377,7 @@ impl Dispatcher {
         let saving = source.clone();
         self.store
             .write_background(move |tx| {
-                let finish = match saving {
-                    Source::Outbox => webhook_endpoints::finish_attempt,
-                    Source::Feed { .. } => webhook_endpoints::finish_first_attempt,
-                };
-                finish(
+                webhook_endpoints::finish_attempt(
                     tx,
                     &entry,
                     &attempt,

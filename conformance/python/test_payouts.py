@@ -188,7 +188,7 @@ def test_manual_payout_lifecycle_and_reconciliation():
     assert available(acct) == 2000
     listed = stripe.Payout.list(status="paid", stripe_account=acct)
     assert [p.id for p in listed.data] == [po.id]
-    kinds = [e.type for e in stripe.Event.list(stripe_account=acct, limit=100).auto_paging_iter() if e.data.object.get("id") == po.id]
+    kinds = [e.type for e in stripe.Event.list(stripe_account=acct, limit=100).auto_paging_iter() if getattr(e.data.object, "id", None) == po.id]
     for kind in ("payout.created", "payout.updated", "payout.paid"):
         assert kind in kinds, (kind, kinds)
 

@@ -208,9 +208,9 @@ def test_failed_delivery_is_retried_and_logged(receiver, endpoints):
     customer = stripe.Customer.create(name="Flaky")
     event = wait_for(
         lambda: stripe.Event.list(type="customer.created", limit=5).data,
-        lambda found: any(e.data.object.get("id") == customer.id for e in found),
+        lambda found: any(getattr(e.data.object, "id", None) == customer.id for e in found),
     )
-    event = next(e for e in event if e.data.object.get("id") == customer.id)
+    event = next(e for e in event if getattr(e.data.object, "id", None) == customer.id)
     # The first attempt failed; the retry comes on the server's schedule (its unit is set by
     # --webhook-retry-base-ms; Stripe's first retry is minutes away), so resend it now.
     log = wait_for(

@@ -452,8 +452,10 @@ pub enum Outcome {
     GaveUp,
 }
 
-/// Records an attempt and its consequences in one transaction. `disable_after_ms`: how long an
-/// endpoint may fail continuously before it is disabled.
+/// Records an attempt and its consequences in one transaction. `entry` is an outbox row (a
+/// retry, a resend, a spilled delivery), or, with an empty id, a first attempt the feed made:
+/// it has no row yet, and a failure queues its retry in the outbox. `disable_after_ms`: how long
+/// an endpoint may fail continuously before it is disabled.
 pub fn finish_attempt(
     tx: &mut dyn Tx,
     entry: &OutboxEntry,
@@ -463,50 +465,28 @@ pub fn finish_attempt(
     disable_after_ms: i64,
     recorder: &std::sync::Arc<events::Recorder>,
 ) -> Result<()> {
-    // The row may be gone: pruned, or finished by an earlier run of this same attempt.
-    let Some(current) = tx.outbox_get(&entry.id)? else {
-        return Ok(());
-    };
-    if current.attempts != entry.attempts {
-        // Another run of this row already recorded its attempt.
-        return Ok(());
+    let queued = !entry.id.is_empty();
+    if queued {
+        // The row may be gone: pruned, or finished by an earlier run of this same attempt.
+        let Some(current) = tx.outbox_get(&entry.id)? else {
+            return Ok(());
+        };
+        if current.attempts != entry.attempts {
+            // Another run of this row already recorded its attempt.
+            return Ok(());
+        }
     }
     tx.delivery_insert(attempt)?;
     match outcome {
-        Outcome::Delivered => {
-            tx.outbox_remove(&entry.id)?;
+        Outcome::Delivered | Outcome::GaveUp => {
+            if queued {
+                tx.outbox_remove(&entry.id)?;
+            }
             lower_pending(tx, &entry.event)?;
         }
-        Outcome::RetryAt(at_ms) => tx.outbox_reschedule(&entry.id, current.attempts + 1, at_ms)?,
-        Outcome::GaveUp => {
-            tx.outbox_remove(&entry.id)?;
-            lower_pending(tx, &entry.event)?;
+        Outcome::RetryAt(at_ms) if queued => {
+            tx.outbox_reschedule(&entry.id, entry.attempts + 1, at_ms)?
         }
-    }
-    note_endpoint_health(
-        tx,
-        attempt,
-        outcome,
-        was_failing,
-        disable_after_ms,
-        recorder,
-    )
-}
-
-/// `finish_attempt` for a first attempt the feed made (`entry` has no outbox row yet): a
-/// failure queues the retry in the outbox.
-pub fn finish_first_attempt(
-    tx: &mut dyn Tx,
-    entry: &OutboxEntry,
-    attempt: &DeliveryAttempt,
-    outcome: Outcome,
-    was_failing: bool,
-    disable_after_ms: i64,
-    recorder: &std::sync::Arc<events::Recorder>,
-) -> Result<()> {
-    tx.delivery_insert(attempt)?;
-    match outcome {
-        Outcome::Delivered | Outcome::GaveUp => lower_pending(tx, &entry.event)?,
         Outcome::RetryAt(at_ms) => tx.outbox_insert(&OutboxEntry {
             id: ids::new_id("whdel"),
             attempts: entry.attempts + 1,
