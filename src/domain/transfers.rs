@@ -140,11 +140,12 @@ pub struct TransferRequest {
 
 /// Checks the destination can receive transfers, as Stripe does before moving money.
 pub fn check_destination(tx: &mut dyn Tx, ctx: &Ctx, destination: &str, param: &str) -> Result<()> {
-    let account = accounts::load(tx, ctx, destination).map_err(|_| {
-        Error::invalid_param(param, format!("No such destination: '{destination}'"))
-            .code("resource_missing")
-    })?;
-    if account.capabilities.get("transfers").map(String::as_str) != Some("active") {
+    let transfers =
+        accounts::capability_status(tx, ctx, destination, "transfers").map_err(|_| {
+            Error::invalid_param(param, format!("No such destination: '{destination}'"))
+                .code("resource_missing")
+        })?;
+    if transfers.as_deref() != Some("active") {
         return Err(Error::invalid_param(
             param,
             "Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments",

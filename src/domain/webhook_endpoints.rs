@@ -494,27 +494,8 @@ pub fn finish_attempt(
             ..entry.clone()
         })?,
     }
-    note_endpoint_health(
-        tx,
-        attempt,
-        outcome,
-        was_failing,
-        disable_after_ms,
-        recorder,
-    )
-}
-
-/// What an attempt tells of its endpoint: when it started failing, and whether it has failed
-/// long enough to be disabled.
-fn note_endpoint_health(
-    tx: &mut dyn Tx,
-    attempt: &DeliveryAttempt,
-    outcome: Outcome,
-    was_failing: bool,
-    disable_after_ms: i64,
-    recorder: &std::sync::Arc<events::Recorder>,
-) -> Result<()> {
-    // A delivery to a healthy endpoint changes nothing of it: the common case reads no endpoint.
+    // What the attempt tells of its endpoint: when it started failing, and whether it has failed
+    // long enough to be disabled. A delivery to a healthy endpoint changes nothing of it: the common case reads no endpoint.
     if outcome == Outcome::Delivered && !was_failing {
         return Ok(());
     }
