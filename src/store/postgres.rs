@@ -435,6 +435,9 @@ impl Tx for FailingTx {
     fn payout_candidate_mark(&mut self, _: &str, _: bool, _: &str, _: i64) -> StoreResult<()> {
         closed()
     }
+    fn payout_candidate_lock(&mut self, _: &str, _: bool, _: &str) -> StoreResult<()> {
+        closed()
+    }
     fn payout_candidates_due(
         &mut self,
         _: &str,
@@ -878,7 +881,21 @@ impl Tx for PgTx<'_, '_> {
         account: &str,
         since: i64,
     ) -> StoreResult<()> {
-        // The WHERE keeps an unchanged note from being rewritten (and locked) by every payment.
+        // Every payment to an account notes it: an upsert would lock the one row and queue the
+        // writers behind each other, even when the note stays as it is (ON CONFLICT DO UPDATE
+        // locks the row whatever its WHERE says). A key-share lock lets payments read it side by
+        // side and still orders them against a sweep (`payout_candidate_lock`).
+        let current = self.statement(
+            "SELECT since FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
+             FOR KEY SHARE",
+        )?;
+        let noted = self
+            .tx
+            .query_opt(&current, &[&platform, &livemode, &account])?
+            .map(|row| row.get::<_, i64>(0));
+        if noted.is_some_and(|noted| noted <= since) {
+            return Ok(());
+        }
         let statement = self.statement(
             "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
@@ -886,6 +903,21 @@ impl Tx for PgTx<'_, '_> {
         )?;
         self.tx
             .execute(&statement, &[&platform, &livemode, &account, &since])?;
+        Ok(())
+    }
+
+    fn payout_candidate_lock(
+        &mut self,
+        platform: &str,
+        livemode: bool,
+        account: &str,
+    ) -> StoreResult<()> {
+        let statement = self.statement(
+            "SELECT 1 FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
+             FOR UPDATE",
+        )?;
+        self.tx
+            .query_opt(&statement, &[&platform, &livemode, &account])?;
         Ok(())
     }
 
