@@ -142,10 +142,11 @@ impl PgStore {
         let result = match client.build_transaction().read_only(true).start() {
             Ok(mut tx) => {
                 let result = command(&mut PgTx {
-                    tx: &mut tx,
+                    raw: &mut tx,
                     statements: &mut statements,
                     shard: 0,
                     writing: false,
+                    unsent: &mut Unsent::default(),
                 });
                 let _ = tx.rollback();
                 result
@@ -273,6 +274,7 @@ fn run_batch(
     deliveries: &mut Vec<Deliver>,
 ) -> StoreResult<()> {
     let mut tx = client.transaction()?;
+    let mut unsent = Unsent::default();
     let mut first = true;
     while let Some(job) = pop_front(batch) {
         let opened = tx.batch_execute(if first {
@@ -286,17 +288,28 @@ fn run_batch(
             deliveries.push(deliver);
             return Err(error.into());
         }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            job(&mut PgTx {
-                tx: &mut tx,
-                statements: &mut *statements,
-                shard,
-                writing: true,
-            })
-        }));
+        let mut pg = PgTx {
+            raw: &mut tx,
+            statements: &mut *statements,
+            shard,
+            writing: true,
+            unsent: &mut unsent,
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut pg)));
+        // A command's rows go out before its savepoint closes; a failed or panicked command's
+        // never do. Rows the server refuses fail the whole batch: each command's answer was
+        // made believing them written.
+        let sent = match &outcome {
+            Ok((true, _)) => pg.flush(),
+            _ => {
+                pg.unsent.clear();
+                Ok(())
+            }
+        };
         match outcome {
             Ok((keep, deliver)) => {
                 deliveries.push(deliver);
+                sent?;
                 if !keep {
                     tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
                 }
@@ -461,18 +474,137 @@ impl Tx for FailingTx {
 }
 
 struct PgTx<'a, 'b> {
-    tx: &'a mut postgres::Transaction<'b>,
+    raw: &'a mut postgres::Transaction<'b>,
     statements: &'a mut Statements,
     /// This writer's own slot in `ledger_balances`.
     shard: i32,
     /// In a write transaction, reads lock the rows they return (read, change, write back
     /// must not lose a concurrent writer's change).
     writing: bool,
+    /// Rows written but not yet sent (see `Unsent`).
+    unsent: &'a mut Unsent,
 }
 
-impl PgTx<'_, '_> {
+impl<'b> PgTx<'_, 'b> {
+    /// The transaction, once every unsent row is in it: whatever runs next sees them.
+    fn tx(&mut self) -> StoreResult<&mut postgres::Transaction<'b>> {
+        self.flush()?;
+        Ok(self.raw)
+    }
+
     fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
-        self.statements.get(self.tx, sql)
+        self.flush()?;
+        self.statements.get(self.raw, sql)
+    }
+
+    /// Sends the unsent rows: one statement per table, whatever their number.
+    fn flush(&mut self) -> StoreResult<()> {
+        if !self.unsent.docs.is_empty() {
+            let statement = self.statements.get(self.raw, INSERT_DOCS)?;
+            let docs = &self.unsent.docs;
+            let ids: Vec<&str> = docs.iter().map(|doc| doc.id.as_str()).collect();
+            let objects: Vec<&str> = docs.iter().map(|doc| doc.object).collect();
+            let platforms: Vec<&str> = docs.iter().map(|doc| doc.platform.as_str()).collect();
+            let accounts: Vec<&str> = docs.iter().map(|doc| doc.account.as_str()).collect();
+            let livemodes: Vec<bool> = docs.iter().map(|doc| doc.livemode).collect();
+            let created: Vec<i64> = docs.iter().map(|doc| doc.created).collect();
+            let parents: Vec<Option<&str>> = docs.iter().map(|doc| doc.parent.as_deref()).collect();
+            let deleted: Vec<bool> = docs.iter().map(|doc| doc.deleted).collect();
+            let bodies: Vec<&str> = docs.iter().map(|doc| doc.body.as_str()).collect();
+            self.raw.execute(
+                &statement,
+                &[
+                    &ids, &objects, &platforms, &accounts, &livemodes, &created, &parents,
+                    &deleted, &bodies,
+                ],
+            )?;
+            self.unsent.docs.clear();
+        }
+        if !self.unsent.postings.is_empty() {
+            let statement = self.statements.get(self.raw, INSERT_POSTINGS)?;
+            let postings = &self.unsent.postings;
+            let txns: Vec<&str> = postings.iter().map(|p| p.ledger_txn.as_str()).collect();
+            let balance_transactions: Vec<Option<&str>> = postings
+                .iter()
+                .map(|p| p.balance_transaction.as_deref())
+                .collect();
+            let accounts: Vec<&str> = postings.iter().map(|p| p.ledger_account.as_str()).collect();
+            let livemodes: Vec<bool> = postings.iter().map(|p| p.livemode).collect();
+            let currencies: Vec<&str> = postings.iter().map(|p| p.currency.as_str()).collect();
+            let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
+            let available_on: Vec<i64> = postings.iter().map(|p| p.available_on).collect();
+            let created: Vec<i64> = postings.iter().map(|p| p.created).collect();
+            self.raw.execute(
+                &statement,
+                &[
+                    &txns,
+                    &balance_transactions,
+                    &accounts,
+                    &livemodes,
+                    &currencies,
+                    &amounts,
+                    &available_on,
+                    &created,
+                ],
+            )?;
+            // One row per balance slice: a statement may not update the same row twice.
+            let mut slices: Vec<(&str, bool, &str, i64, i64)> = postings
+                .iter()
+                .map(|p| {
+                    (
+                        p.ledger_account.as_str(),
+                        p.livemode,
+                        p.currency.as_str(),
+                        p.available_on,
+                        p.amount,
+                    )
+                })
+                .collect();
+            slices.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+            slices.dedup_by(|later, kept| {
+                let same = (later.0, later.1, later.2, later.3) == (kept.0, kept.1, kept.2, kept.3);
+                if same {
+                    kept.4 += later.4;
+                }
+                same
+            });
+            let statement = self.statements.get(self.raw, ADD_TO_BALANCES)?;
+            let accounts: Vec<&str> = slices.iter().map(|s| s.0).collect();
+            let livemodes: Vec<bool> = slices.iter().map(|s| s.1).collect();
+            let currencies: Vec<&str> = slices.iter().map(|s| s.2).collect();
+            let available_on: Vec<i64> = slices.iter().map(|s| s.3).collect();
+            let amounts: Vec<i64> = slices.iter().map(|s| s.4).collect();
+            self.raw.execute(
+                &statement,
+                &[
+                    &accounts,
+                    &livemodes,
+                    &currencies,
+                    &available_on,
+                    &self.shard,
+                    &amounts,
+                ],
+            )?;
+            self.unsent.postings.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Document inserts and ledger postings of a write command not yet sent to the server. A
+/// payment writes about fifteen documents and six postings, mostly in runs; each row as its own
+/// statement was a round trip and much of the server's work per payment. They go out together
+/// before anything else is sent (so every read sees them) and when the command ends.
+#[derive(Default)]
+struct Unsent {
+    docs: Vec<Document>,
+    postings: Vec<Posting>,
+}
+
+impl Unsent {
+    fn clear(&mut self) {
+        self.docs.clear();
+        self.postings.clear();
     }
 }
 
@@ -480,12 +612,24 @@ const DOC_COLUMNS: &str =
     "id, object, platform, account, livemode, created, parent, deleted, body::text";
 const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1";
 const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1 FOR UPDATE";
-const INSERT_DOC: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)";
 /// Only events have ids in `evt_...`: the range needs no look at `object`.
 const EVENTS_BETWEEN: &str =
     "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text
      FROM documents WHERE id > $1 AND id >= 'evt_' AND id < $2 ORDER BY id LIMIT $3";
+const INSERT_DOCS: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+     SELECT id, object, platform, account, livemode, created, parent, deleted, body::jsonb
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int8[], $7::text[], $8::bool[], $9::text[])
+       AS rows (id, object, platform, account, livemode, created, parent, deleted, body)";
+const INSERT_POSTINGS: &str = "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::int8[], $7::int8[], $8::int8[])";
+/// Adds to this writer's shard of each balance slice (the rows come summed per slice).
+const ADD_TO_BALANCES: &str =
+    "INSERT INTO ledger_balances (ledger_account, livemode, currency, available_on, shard, amount)
+     SELECT ledger_account, livemode, currency, available_on, $5, amount
+     FROM UNNEST($1::text[], $2::bool[], $3::text[], $4::int8[], $6::int8[])
+       AS rows (ledger_account, livemode, currency, available_on, amount)
+     ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
+     DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount";
 const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
 
 fn outbox_from_row(row: &postgres::Row) -> OutboxEntry {
@@ -521,7 +665,7 @@ impl Tx for PgTx<'_, '_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
         let statement = self.statement(GET_DOC)?;
         Ok(self
-            .tx
+            .tx()?
             .query_opt(&statement, &[&id])?
             .map(|row| doc_from_row(&row)))
     }
@@ -532,33 +676,19 @@ impl Tx for PgTx<'_, '_> {
         }
         let statement = self.statement(GET_DOC_FOR_UPDATE)?;
         Ok(self
-            .tx
+            .tx()?
             .query_opt(&statement, &[&id])?
             .map(|row| doc_from_row(&row)))
     }
 
     fn insert(&mut self, doc: &Document) -> StoreResult<()> {
-        let statement = self.statement(INSERT_DOC)?;
-        self.tx.execute(
-            &statement,
-            &[
-                &doc.id,
-                &doc.object,
-                &doc.platform,
-                &doc.account,
-                &doc.livemode,
-                &doc.created,
-                &doc.parent,
-                &doc.deleted,
-                &doc.body,
-            ],
-        )?;
+        self.unsent.docs.push(doc.clone());
         Ok(())
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
         let statement = self.statement(UPDATE_DOC)?;
-        self.tx.execute(&statement, &[&id, &body, &deleted])?;
+        self.tx()?.execute(&statement, &[&id, &body, &deleted])?;
         Ok(())
     }
 
@@ -638,7 +768,7 @@ impl Tx for PgTx<'_, '_> {
         sql.push_str(&format!(" LIMIT {}", query.limit));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| value.as_ref()).collect();
         let statement = self.statement(&sql)?;
-        let rows = self.tx.query(&statement, &refs)?;
+        let rows = self.tx()?.query(&statement, &refs)?;
         let mut docs: Vec<Document> = rows.iter().map(doc_from_row).collect();
         if ascending {
             docs.reverse();
@@ -647,7 +777,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn idempotency_get(&mut self, scope: &str) -> StoreResult<Option<IdempotencyRecord>> {
-        let row = self.tx.query_opt(
+        let row = self.tx()?.query_opt(
             "SELECT scope, fingerprint, status, body, request_id, created FROM idempotency WHERE scope = $1",
             &[&scope],
         )?;
@@ -666,7 +796,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()> {
         let status = record.status as i32;
-        self.tx.execute(
+        self.tx()?.execute(
             "INSERT INTO idempotency (scope, fingerprint, status, body, request_id, created)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,
@@ -678,19 +808,19 @@ impl Tx for PgTx<'_, '_> {
 
     fn idempotency_prune(&mut self, before: i64) -> StoreResult<u64> {
         Ok(self
-            .tx
+            .tx()?
             .execute("DELETE FROM idempotency WHERE created < $1", &[&before])?)
     }
 
     fn platforms(&mut self) -> StoreResult<Vec<String>> {
         let rows = self
-            .tx
+            .tx()?
             .query("SELECT id FROM platforms ORDER BY ordinal", &[])?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     fn insert_platform(&mut self, id: &str, ordinal: i64, created: i64) -> StoreResult<()> {
-        self.tx.execute(
+        self.tx()?.execute(
             "INSERT INTO platforms (id, ordinal, created) VALUES ($1, $2, $3)",
             &[&id, &ordinal, &created],
         )?;
@@ -698,7 +828,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn api_keys(&mut self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = self.tx.query(
+        let rows = self.tx()?.query(
             "SELECT key_hash, platform, livemode, kind FROM api_keys",
             &[],
         )?;
@@ -718,11 +848,11 @@ impl Tx for PgTx<'_, '_> {
 
     fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()> {
         let kind = key.kind.as_str();
-        self.tx.execute(
+        self.tx()?.execute(
             "DELETE FROM api_keys WHERE (platform = $1 AND livemode = $2 AND kind = $3) OR key_hash = $4",
             &[&key.platform, &key.livemode, &kind, &key.hash],
         )?;
-        self.tx.execute(
+        self.tx()?.execute(
             "INSERT INTO api_keys (key_hash, platform, livemode, kind, created) VALUES ($1, $2, $3, $4, $5)",
             &[&key.hash, &key.platform, &key.livemode, &kind, &created],
         )?;
@@ -730,42 +860,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn post(&mut self, postings: &[Posting]) -> StoreResult<()> {
-        let entry = self.statement(
-            "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )?;
-        let total = self.statement(
-            "INSERT INTO ledger_balances (ledger_account, livemode, currency, available_on, shard, amount)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
-             DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount",
-        )?;
-        for posting in postings {
-            self.tx.execute(
-                &entry,
-                &[
-                    &posting.ledger_txn,
-                    &posting.balance_transaction,
-                    &posting.ledger_account,
-                    &posting.livemode,
-                    &posting.currency,
-                    &posting.amount,
-                    &posting.available_on,
-                    &posting.created,
-                ],
-            )?;
-            self.tx.execute(
-                &total,
-                &[
-                    &posting.ledger_account,
-                    &posting.livemode,
-                    &posting.currency,
-                    &posting.available_on,
-                    &self.shard,
-                    &posting.amount,
-                ],
-            )?;
-        }
+        self.unsent.postings.extend_from_slice(postings);
         Ok(())
     }
 
@@ -774,7 +869,9 @@ impl Tx for PgTx<'_, '_> {
             "SELECT currency, available_on, SUM(amount)::bigint FROM ledger_balances
              WHERE ledger_account = $1 AND livemode = $2 GROUP BY currency, available_on ORDER BY currency, available_on",
         )?;
-        let rows = self.tx.query(&statement, &[&ledger_account, &livemode])?;
+        let rows = self
+            .tx()?
+            .query(&statement, &[&ledger_account, &livemode])?;
         Ok(rows
             .iter()
             .map(|row| BalanceSlice {
@@ -796,7 +893,7 @@ impl Tx for PgTx<'_, '_> {
              GROUP BY ledger_account, currency HAVING SUM(amount) <> 0
              ORDER BY ledger_account, currency",
         )?;
-        let rows = self.tx.query(&statement, &[&prefix, &livemode])?;
+        let rows = self.tx()?.query(&statement, &[&prefix, &livemode])?;
         Ok(rows
             .iter()
             .map(|row| LedgerTotal {
@@ -818,7 +915,7 @@ impl Tx for PgTx<'_, '_> {
              WHERE livemode = $1 AND available_on > $2 AND available_on <= $3
                AND ledger_account >= 'acct_' AND ledger_account < 'acct`'",
         )?;
-        let rows = self.tx.query(&statement, &[&livemode, &after, &up_to])?;
+        let rows = self.tx()?.query(&statement, &[&livemode, &after, &up_to])?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -826,7 +923,7 @@ impl Tx for PgTx<'_, '_> {
         let statement = self.statement(
             "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES ($1, $2, $3, $4, $5)",
         )?;
-        self.tx.execute(
+        self.tx()?.execute(
             &statement,
             &[
                 &timer.platform,
@@ -853,7 +950,7 @@ impl Tx for PgTx<'_, '_> {
         )?;
         let limit = limit as i64;
         let rows = self
-            .tx
+            .tx()?
             .query(&statement, &[&platform, &livemode, &up_to, &limit])?;
         Ok(rows
             .iter()
@@ -870,7 +967,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
         let statement = self.statement("DELETE FROM timers WHERE id = $1")?;
-        self.tx.execute(&statement, &[&id])?;
+        self.tx()?.execute(&statement, &[&id])?;
         Ok(())
     }
 
@@ -890,7 +987,7 @@ impl Tx for PgTx<'_, '_> {
              FOR KEY SHARE",
         )?;
         let noted = self
-            .tx
+            .tx()?
             .query_opt(&current, &[&platform, &livemode, &account])?
             .map(|row| row.get::<_, i64>(0));
         if noted.is_some_and(|noted| noted <= since) {
@@ -901,7 +998,7 @@ impl Tx for PgTx<'_, '_> {
              ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
              WHERE payout_candidates.since > excluded.since",
         )?;
-        self.tx
+        self.tx()?
             .execute(&statement, &[&platform, &livemode, &account, &since])?;
         Ok(())
     }
@@ -916,7 +1013,7 @@ impl Tx for PgTx<'_, '_> {
             "SELECT 1 FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
              FOR UPDATE",
         )?;
-        self.tx
+        self.tx()?
             .query_opt(&statement, &[&platform, &livemode, &account])?;
         Ok(())
     }
@@ -936,7 +1033,7 @@ impl Tx for PgTx<'_, '_> {
         )?;
         let limit = limit as i64;
         let rows = self
-            .tx
+            .tx()?
             .query(&statement, &[&platform, &livemode, &after, &up_to, &limit])?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
@@ -953,7 +1050,7 @@ impl Tx for PgTx<'_, '_> {
             "UPDATE payout_candidates SET since = $4, sweep_after = $5
              WHERE platform = $1 AND livemode = $2 AND account = $3",
         )?;
-        self.tx.execute(
+        self.tx()?.execute(
             &statement,
             &[&platform, &livemode, &account, &since, &sweep_after],
         )?;
@@ -966,7 +1063,7 @@ impl Tx for PgTx<'_, '_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )?;
         let attempts = entry.attempts as i32;
-        self.tx.execute(
+        self.tx()?.execute(
             &statement,
             &[
                 &entry.id,
@@ -983,7 +1080,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn outbox_endpoints(&mut self) -> StoreResult<Vec<String>> {
-        let rows = self.tx.query(super::OUTBOX_ENDPOINTS, &[])?;
+        let rows = self.tx()?.query(super::OUTBOX_ENDPOINTS, &[])?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -994,7 +1091,7 @@ impl Tx for PgTx<'_, '_> {
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>> {
         let limit = limit as i64;
-        let rows = self.tx.query(
+        let rows = self.tx()?.query(
             "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
                FROM webhook_outbox
               WHERE endpoint = $1 AND next_attempt_ms <= $2
@@ -1005,7 +1102,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn outbox_get(&mut self, id: &str) -> StoreResult<Option<OutboxEntry>> {
-        let row = self.tx.query_opt(
+        let row = self.tx()?.query_opt(
             "SELECT id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms
                FROM webhook_outbox WHERE id = $1",
             &[&id],
@@ -1020,7 +1117,7 @@ impl Tx for PgTx<'_, '_> {
         next_attempt_ms: i64,
     ) -> StoreResult<()> {
         let attempts = attempts as i32;
-        self.tx.execute(
+        self.tx()?.execute(
             "UPDATE webhook_outbox SET attempts = $2, next_attempt_ms = $3 WHERE id = $1",
             &[&id, &attempts, &next_attempt_ms],
         )?;
@@ -1028,14 +1125,14 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn outbox_remove(&mut self, id: &str) -> StoreResult<()> {
-        self.tx
+        self.tx()?
             .execute("DELETE FROM webhook_outbox WHERE id = $1", &[&id])?;
         Ok(())
     }
 
     fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()> {
         let status = attempt.status_code.map(|code| code as i32);
-        self.tx.execute(
+        self.tx()?.execute(
             "INSERT INTO webhook_deliveries (event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
@@ -1052,7 +1149,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn deliveries(&mut self, event: &str) -> StoreResult<Vec<DeliveryAttempt>> {
-        let rows = self.tx.query(
+        let rows = self.tx()?.query(
             "SELECT event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error
                FROM webhook_deliveries WHERE event = $1 ORDER BY id",
             &[&event],
@@ -1082,13 +1179,13 @@ impl Tx for PgTx<'_, '_> {
     ) -> StoreResult<Vec<Document>> {
         let statement = self.statement(EVENTS_BETWEEN)?;
         let limit = limit as i64;
-        let rows = self.tx.query(&statement, &[&after, &below, &limit])?;
+        let rows = self.tx()?.query(&statement, &[&after, &below, &limit])?;
         Ok(rows.iter().map(doc_from_row).collect())
     }
 
     fn feed_cursor(&mut self) -> StoreResult<Option<String>> {
         let statement = self.statement("SELECT after FROM webhook_feed WHERE singleton = 1")?;
-        Ok(self.tx.query_opt(&statement, &[])?.map(|row| row.get(0)))
+        Ok(self.tx()?.query_opt(&statement, &[])?.map(|row| row.get(0)))
     }
 
     fn set_feed_cursor(&mut self, after: &str) -> StoreResult<()> {
@@ -1097,20 +1194,20 @@ impl Tx for PgTx<'_, '_> {
              ON CONFLICT (singleton) DO UPDATE SET after = excluded.after
              WHERE excluded.after > webhook_feed.after",
         )?;
-        self.tx.execute(&statement, &[&after])?;
+        self.tx()?.execute(&statement, &[&after])?;
         Ok(())
     }
 
     fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {
-        let removed = self.tx.execute(
+        let removed = self.tx()?.execute(
             "DELETE FROM documents WHERE id >= 'evt_' AND id < $1 AND object = 'event'",
             &[&before_event_id],
         )?;
-        self.tx.execute(
+        self.tx()?.execute(
             "DELETE FROM webhook_outbox WHERE created_ms < $1",
             &[&before_ms],
         )?;
-        self.tx.execute(
+        self.tx()?.execute(
             "DELETE FROM webhook_deliveries WHERE attempted_ms < $1",
             &[&before_ms],
         )?;
@@ -1118,11 +1215,16 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {
-        Ok(self.tx.batch_execute("SAVEPOINT command")?)
+        Ok(self.tx()?.batch_execute("SAVEPOINT command")?)
     }
 
     fn end_command(&mut self, keep: bool) -> StoreResult<()> {
-        Ok(self.tx.batch_execute(if keep {
+        if keep {
+            self.flush()?;
+        } else {
+            self.unsent.clear();
+        }
+        Ok(self.raw.batch_execute(if keep {
             "RELEASE SAVEPOINT command"
         } else {
             "ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command"
@@ -1132,14 +1234,14 @@ impl Tx for PgTx<'_, '_> {
     fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()> {
         let key = format!("{ledger_account}:{currency}");
         let statement = self.statement("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")?;
-        self.tx.execute(&statement, &[&key])?;
+        self.tx()?.execute(&statement, &[&key])?;
         Ok(())
     }
 
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
         let mut problems = Vec::new();
         for (sql, describe) in VERIFY_POSTGRES {
-            for row in self.tx.query(*sql, &[])? {
+            for row in self.tx()?.query(*sql, &[])? {
                 let fields: Vec<String> = (0..row.len())
                     .map(|i| {
                         row.try_get::<_, Option<String>>(i)
