@@ -617,7 +617,7 @@ const EVENTS_BETWEEN: &str =
     "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text
      FROM documents WHERE id > $1 AND id >= 'evt_' AND id < $2 ORDER BY id LIMIT $3";
 const INSERT_DOCS: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-     SELECT id, object, platform, account, livemode, created, parent, deleted, body::jsonb
+     SELECT id, object, platform, account, livemode, created, parent, deleted, body::json
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int8[], $7::text[], $8::bool[], $9::text[])
        AS rows (id, object, platform, account, livemode, created, parent, deleted, body)";
 const INSERT_POSTINGS: &str = "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
@@ -630,7 +630,7 @@ const ADD_TO_BALANCES: &str =
        AS rows (ledger_account, livemode, currency, available_on, amount)
      ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
      DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount";
-const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::jsonb, deleted = $3 WHERE id = $1";
+const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::json, deleted = $3 WHERE id = $1";
 
 fn outbox_from_row(row: &postgres::Row) -> OutboxEntry {
     let attempts: i32 = row.get(5);
@@ -1281,7 +1281,7 @@ const VERIFY_POSTGRES: &[(&str, &str)] = &[
         "SELECT d.id, (d.body->>'net')::bigint, COALESCE(SUM(l.amount), 0)::bigint FROM documents d
            LEFT JOIN ledger_entries l ON l.balance_transaction = d.id
           WHERE d.object = 'balance_transaction'
-          GROUP BY d.id, d.body
+          GROUP BY d.id
          HAVING COALESCE(SUM(l.amount), 0) <> (d.body->>'net')::bigint LIMIT 100",
         "balance transaction net differs from its postings (txn net postings)",
     ),
