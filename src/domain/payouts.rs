@@ -719,7 +719,6 @@ pub fn sweep(
         account: account.id.clone(),
         livemode: ctx.scope.livemode,
     };
-    tx.payout_candidate_lock(&ctx.scope.platform, ctx.scope.livemode, &account.id)?;
     let cursor = sweep_after.to_string();
     // Unswept, available transactions per currency: (ids, sum).
     let mut taken: Vec<(String, Vec<String>, i64)> = Vec::new();

@@ -300,17 +300,11 @@ pub trait Tx {
         account: &str,
         since: i64,
     ) -> StoreResult<()>;
-    /// Holds `account`'s note until the transaction ends. A sweep takes it before it reads the
-    /// account's balance: a payment that found the note already early enough (and so left it
-    /// alone) has then either committed, its funds visible to the sweep, or waits and notes again.
-    fn payout_candidate_lock(
-        &mut self,
-        platform: &str,
-        livemode: bool,
-        account: &str,
-    ) -> StoreResult<()>;
     /// Accounts noted with `since <= up_to`, in id order after `after`, each with where its
-    /// last sweep stopped.
+    /// last sweep stopped. Their notes stay locked until the transaction ends, so the sweep
+    /// reads each account's balance after them: a payment that found a note already early
+    /// enough (and so left it alone) has then either committed, its funds visible to the sweep,
+    /// or waits for the sweep and notes again.
     fn payout_candidates_due(
         &mut self,
         platform: &str,

@@ -448,9 +448,6 @@ impl Tx for FailingTx {
     fn payout_candidate_mark(&mut self, _: &str, _: bool, _: &str, _: i64) -> StoreResult<()> {
         closed()
     }
-    fn payout_candidate_lock(&mut self, _: &str, _: bool, _: &str) -> StoreResult<()> {
-        closed()
-    }
     fn payout_candidates_due(
         &mut self,
         _: &str,
@@ -981,7 +978,7 @@ impl Tx for PgTx<'_, '_> {
         // Every payment to an account notes it: an upsert would lock the one row and queue the
         // writers behind each other, even when the note stays as it is (ON CONFLICT DO UPDATE
         // locks the row whatever its WHERE says). A key-share lock lets payments read it side by
-        // side and still orders them against a sweep (`payout_candidate_lock`).
+        // side and still orders them against a sweep (see `payout_candidates_due`).
         let current = self.statement(
             "SELECT since FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
              FOR KEY SHARE",
@@ -1003,21 +1000,6 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn payout_candidate_lock(
-        &mut self,
-        platform: &str,
-        livemode: bool,
-        account: &str,
-    ) -> StoreResult<()> {
-        let statement = self.statement(
-            "SELECT 1 FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
-             FOR UPDATE",
-        )?;
-        self.tx()?
-            .query_opt(&statement, &[&platform, &livemode, &account])?;
-        Ok(())
-    }
-
     fn payout_candidates_due(
         &mut self,
         platform: &str,
@@ -1029,7 +1011,7 @@ impl Tx for PgTx<'_, '_> {
         let statement = self.statement(
             "SELECT account, sweep_after FROM payout_candidates
              WHERE platform = $1 AND livemode = $2 AND account > $3 AND since <= $4
-             ORDER BY account LIMIT $5",
+             ORDER BY account LIMIT $5 FOR UPDATE",
         )?;
         let limit = limit as i64;
         let rows = self

@@ -642,11 +642,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn payout_candidate_lock(&mut self, _: &str, _: bool, _: &str) -> StoreResult<()> {
-        // One writer: nothing runs beside the sweep.
-        Ok(())
-    }
-
     fn payout_candidates_due(
         &mut self,
         platform: &str,
