@@ -494,6 +494,16 @@ impl<'b> PgTx<'_, 'b> {
         self.statements.get(self.raw, sql)
     }
 
+    /// Bounds what waits (and the searches `update` makes through it).
+    fn flush_if_full(&mut self) -> StoreResult<()> {
+        let waiting =
+            self.unsent.docs.len() + self.unsent.updates.len() + self.unsent.postings.len();
+        if waiting >= MAX_UNSENT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Sends the unsent rows: one statement per table, whatever their number.
     fn flush(&mut self) -> StoreResult<()> {
         if !self.unsent.docs.is_empty() {
@@ -516,6 +526,15 @@ impl<'b> PgTx<'_, 'b> {
                 ],
             )?;
             self.unsent.docs.clear();
+        }
+        if !self.unsent.updates.is_empty() {
+            let statement = self.statements.get(self.raw, UPDATE_DOCS)?;
+            let updates = &self.unsent.updates;
+            let ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
+            let bodies: Vec<&str> = updates.iter().map(|u| u.body.as_str()).collect();
+            let deleted: Vec<bool> = updates.iter().map(|u| u.deleted).collect();
+            self.raw.execute(&statement, &[&ids, &bodies, &deleted])?;
+            self.unsent.updates.clear();
         }
         if !self.unsent.postings.is_empty() {
             let statement = self.statements.get(self.raw, INSERT_POSTINGS)?;
@@ -588,19 +607,31 @@ impl<'b> PgTx<'_, 'b> {
     }
 }
 
-/// Document inserts and ledger postings of a write command not yet sent to the server. A
+/// Document writes and ledger postings of a write command not yet sent to the server. A
 /// payment writes about fifteen documents and six postings, mostly in runs; each row as its own
 /// statement was a round trip and much of the server's work per payment. They go out together
-/// before anything else is sent (so every read sees them) and when the command ends.
+/// before anything else is sent (so every read sees them) and when the command ends. A document
+/// is in at most one of `docs` and `updates` (a change to an unsent one changes it there).
 #[derive(Default)]
 struct Unsent {
     docs: Vec<Document>,
+    updates: Vec<Update>,
     postings: Vec<Posting>,
 }
+
+struct Update {
+    id: String,
+    body: String,
+    deleted: bool,
+}
+
+/// Rows that may wait unsent, at most.
+const MAX_UNSENT: usize = 256;
 
 impl Unsent {
     fn clear(&mut self) {
         self.docs.clear();
+        self.updates.clear();
         self.postings.clear();
     }
 }
@@ -627,7 +658,9 @@ const ADD_TO_BALANCES: &str =
        AS rows (ledger_account, livemode, currency, available_on, amount)
      ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
      DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount";
-const UPDATE_DOC: &str = "UPDATE documents SET body = $2::text::json, deleted = $3 WHERE id = $1";
+const UPDATE_DOCS: &str = "UPDATE documents SET body = rows.body::json, deleted = rows.deleted
+     FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS rows (id, body, deleted)
+     WHERE documents.id = rows.id";
 
 fn outbox_from_row(row: &postgres::Row) -> OutboxEntry {
     let attempts: i32 = row.get(5);
@@ -680,13 +713,24 @@ impl Tx for PgTx<'_, '_> {
 
     fn insert(&mut self, doc: &Document) -> StoreResult<()> {
         self.unsent.docs.push(doc.clone());
-        Ok(())
+        self.flush_if_full()
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
-        let statement = self.statement(UPDATE_DOC)?;
-        self.tx()?.execute(&statement, &[&id, &body, &deleted])?;
-        Ok(())
+        if let Some(doc) = self.unsent.docs.iter_mut().find(|doc| doc.id == id) {
+            body.clone_into(&mut doc.body);
+            doc.deleted = deleted;
+        } else if let Some(update) = self.unsent.updates.iter_mut().find(|u| u.id == id) {
+            body.clone_into(&mut update.body);
+            update.deleted = deleted;
+        } else {
+            self.unsent.updates.push(Update {
+                id: id.to_string(),
+                body: body.to_string(),
+                deleted,
+            });
+        }
+        self.flush_if_full()
     }
 
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
@@ -858,7 +902,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn post(&mut self, postings: &[Posting]) -> StoreResult<()> {
         self.unsent.postings.extend_from_slice(postings);
-        Ok(())
+        self.flush_if_full()
     }
 
     fn balance(&mut self, ledger_account: &str, livemode: bool) -> StoreResult<Vec<BalanceSlice>> {
