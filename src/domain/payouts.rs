@@ -566,8 +566,46 @@ pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
     Ok(public_view(payout))
 }
 
-/// Runs one lifecycle timer of a payout; a payout that moved on (canceled) ignores it.
-pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
+/// What paid payouts moved from transit to the banks during a scheduler step, per moment and
+/// currency. It goes into the ledger once per step: one movement per payout updated the same two
+/// operator balances thousands of times in one transaction (on PostgreSQL each update of a row
+/// the transaction already changed costs more than the last).
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    totals: Vec<(i64, String, i64)>,
+}
+
+impl Arrivals {
+    fn add(&mut self, at: i64, currency: &str, amount: i64) {
+        match self
+            .totals
+            .iter_mut()
+            .find(|(when, code, _)| *when == at && code == currency)
+        {
+            Some((_, _, total)) => *total += amount,
+            None => self.totals.push((at, currency.to_string(), amount)),
+        }
+    }
+
+    /// Moves the totals out of transit; `base` is a context of the platform.
+    pub fn post(self, tx: &mut dyn Tx, base: &Ctx) -> Result<()> {
+        for (at, currency, amount) in self.totals {
+            let ctx = Ctx {
+                now: at,
+                ..base.clone()
+            };
+            let mut movement = Movement::new(&ctx, &currency);
+            movement.operator(operator::PAYOUTS_IN_TRANSIT, -amount);
+            movement.operator(operator::BANKS, amount);
+            movement.commit(tx, &ctx)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one lifecycle timer of a payout; a payout that moved on (canceled) ignores it. The money
+/// of a paid payout is added to `arrivals`, for the caller to post.
+pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arrivals) -> Result<()> {
     let Some(doc) = tx.get_for_update(&timer.target)? else {
         return Ok(());
     };
@@ -605,10 +643,7 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer) -> Result<()> {
                 None => {
                     let amount = payout["amount"].as_i64().unwrap_or(0);
                     let currency = payout["currency"].as_str().unwrap_or_default();
-                    let mut movement = Movement::new(ctx, currency);
-                    movement.operator(operator::PAYOUTS_IN_TRANSIT, -amount);
-                    movement.operator(operator::BANKS, amount);
-                    movement.commit(tx, ctx)?;
+                    arrivals.add(ctx.now, currency, amount);
                     payout["status"] = json!("paid");
                     outcome = Some("payout.paid");
                 }

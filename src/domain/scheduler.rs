@@ -50,6 +50,7 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
     let boundary = (from.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS;
     let end = boundary.min(up_to).max(from);
     report.steps += 1;
+    let mut arrivals = payouts::Arrivals::default();
     loop {
         let due = tx.timers_due(&platform, livemode, end, BATCH)?;
         if due.is_empty() {
@@ -57,11 +58,12 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
         }
         for timer in &due {
             let ctx = Ctx::system(base, &platform, timer.due_at.max(from));
-            payouts::run_timer(tx, &ctx, timer)?;
+            payouts::run_timer(tx, &ctx, timer, &mut arrivals)?;
             tx.timer_remove(timer.id)?;
             report.timers_run += 1;
         }
     }
+    arrivals.post(tx, &Ctx::system(base, &platform, end))?;
     if end > from {
         announce_available(tx, base, from, end, report)?;
     }
