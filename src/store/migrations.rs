@@ -140,6 +140,14 @@ CREATE TABLE webhook_feed (
 INSERT INTO webhook_feed (singleton, after)
     SELECT 1, COALESCE(MAX(id), '') FROM documents WHERE id >= 'evt_' AND id < 'evt_~';
 "#,
+    // A parent's children in id order straight from the index: with `object` between `parent`
+    // and `id`, a list of two kinds (an account's bank accounts and cards) sorted them in a
+    // temporary B-tree on every call, a third of what the payout run spent finding a
+    // destination. A parent has few children; their kind is checked on the row.
+    r#"
+DROP INDEX documents_by_parent;
+CREATE INDEX documents_by_parent ON documents (parent, id) WHERE parent IS NOT NULL;
+"#,
 ];
 
 pub const POSTGRES: &[&str] = &[
