@@ -420,12 +420,7 @@ async fn events_go_to_the_endpoints_of_their_time(app: TestApp) {
     let gone = endpoint(&app, &form("/gone")).await;
     endpoint(&app, &form("/stays")).await;
     let before = app.customer("name=Before").await;
-    let listed = app
-        .get("/v1/events?type=customer.created&limit=1", &[])
-        .await
-        .ok()
-        .clone();
-    let before_event = listed["data"][0].clone();
+    let before_event = app.newest_event("customer.created").await;
     assert_eq!(before_event["data"]["object"]["id"], before["id"]);
     assert_eq!(before_event["pending_webhooks"], 2);
     let gone_id = gone["id"].as_str().unwrap();
@@ -568,14 +563,10 @@ async fn retries_stop_after_three_days(app: TestApp) {
     };
     let _dispatcher = app.start_dispatcher(config);
     let customer = app.customer("name=Never").await;
-    let listed = app
-        .get("/v1/events?type=customer.created&limit=1", &[])
-        .await
-        .ok()
-        .clone();
-    let event_id = listed["data"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(listed["data"][0]["data"]["object"]["id"], customer["id"]);
-    assert_eq!(listed["data"][0]["pending_webhooks"], 1);
+    let event = app.newest_event("customer.created").await;
+    let event_id = event["id"].as_str().unwrap().to_string();
+    assert_eq!(event["data"]["object"]["id"], customer["id"]);
+    assert_eq!(event["pending_webhooks"], 1);
     // Given up: nothing pending any more, every attempt logged: the first and seven retries.
     wait_pending_zero(&app, &event_id, &[]).await;
     let log = app
@@ -712,13 +703,9 @@ async fn endpoint_failing_for_days_is_disabled(app: TestApp) {
     // A disabled endpoint gets no new events.
     let before = receiver.received("/down").len();
     let customer = app.customer("name=AfterDisable").await;
-    let listed = app
-        .get("/v1/events?type=customer.created&limit=1", &[])
-        .await
-        .ok()
-        .clone();
-    assert_eq!(listed["data"][0]["data"]["object"]["id"], customer["id"]);
-    assert_eq!(listed["data"][0]["pending_webhooks"], 0);
+    let event = app.newest_event("customer.created").await;
+    assert_eq!(event["data"]["object"]["id"], customer["id"]);
+    assert_eq!(event["pending_webhooks"], 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.received("/down").len(), before);
 }

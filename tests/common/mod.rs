@@ -468,6 +468,12 @@ impl TestApp {
         self.post("/v1/customers", form, &[]).await.ok().clone()
     }
 
+    /// The newest event of `event_type` the platform can list (asserting the list succeeds).
+    pub async fn newest_event(&self, event_type: &str) -> Value {
+        let path = format!("/v1/events?type={event_type}&limit=1");
+        self.get(&path, &[]).await.ok()["data"][0].clone()
+    }
+
     /// Creates a connected account (asserting success) and returns it.
     pub async fn account(&self, form: &str) -> Value {
         self.post("/v1/accounts", form, &[]).await.ok().clone()
