@@ -1,12 +1,20 @@
 //! Reading and writing domain objects as stored documents.
 
+use std::any::Any;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Ctx, Error, Result};
+use serde_json::Value;
+
+use super::{json_text, Ctx, Error, Result};
 use crate::store::{CreatedRange, Cursor, Document, FieldValue, ListQuery, Scope, StoreError, Tx};
 
-pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+pub fn to_json<T: Serialize + Any>(value: &T) -> Result<String> {
+    // Most documents are `Value`s: they have a faster writer (same text).
+    if let Some(json) = (value as &dyn Any).downcast_ref::<Value>() {
+        return Ok(json_text::to_string(json));
+    }
     serde_json::to_string(value)
         .map_err(|e| Error::from(StoreError::Corrupt("new".into(), e.to_string())))
 }
@@ -67,7 +75,12 @@ pub struct NewDoc<'a> {
     pub parent: Option<&'a str>,
 }
 
-pub fn insert<T: Serialize>(tx: &mut dyn Tx, ctx: &Ctx, new: NewDoc, value: &T) -> Result<()> {
+pub fn insert<T: Serialize + Any>(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    new: NewDoc,
+    value: &T,
+) -> Result<()> {
     let doc = Document {
         id: new.id.to_string(),
         object: new.object,
@@ -82,13 +95,13 @@ pub fn insert<T: Serialize>(tx: &mut dyn Tx, ctx: &Ctx, new: NewDoc, value: &T) 
     Ok(tx.insert(&doc)?)
 }
 
-pub fn save<T: Serialize>(tx: &mut dyn Tx, id: &str, value: &T) -> Result<()> {
+pub fn save<T: Serialize + Any>(tx: &mut dyn Tx, id: &str, value: &T) -> Result<()> {
     Ok(tx.update(id, &to_json(value)?, false)?)
 }
 
 /// Marks a document deleted, keeping `stub` (Stripe's `{"id", "object", "deleted": true}`) as
 /// what a later retrieve shows.
-pub fn mark_deleted<T: Serialize>(tx: &mut dyn Tx, id: &str, stub: &T) -> Result<()> {
+pub fn mark_deleted<T: Serialize + Any>(tx: &mut dyn Tx, id: &str, stub: &T) -> Result<()> {
     Ok(tx.update(id, &to_json(stub)?, true)?)
 }
 

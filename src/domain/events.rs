@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -22,7 +23,7 @@ use serde_json::{Map, Value};
 
 use super::docs::{self, PageRequest};
 use super::objects::{EVENT, EVENT_ID_PREFIX, WEBHOOK_ENDPOINT};
-use super::{Ctx, Error, Result};
+use super::{json_text, Ctx, Error, Result};
 use crate::ids;
 use crate::store::{Cursor, ListQuery, Scope, StoreError, Tx};
 
@@ -367,57 +368,61 @@ pub fn previous_attributes(before: &Value, after: &Value) -> Option<Map<String, 
     (!changed.is_empty()).then_some(changed)
 }
 
-/// A resource as an event shows it: its top-level private part left out while serialising.
-struct Public<'a>(&'a Value);
-
-impl Serialize for Public<'_> {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let Some(fields) = self.0.as_object() else {
-            return self.0.serialize(serializer);
-        };
-        let shown = fields.len() - usize::from(fields.contains_key(docs::PRIVATE));
-        let mut map = serializer.serialize_map(Some(shown))?;
-        for (key, value) in fields {
-            if key != docs::PRIVATE {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
-    }
-}
-
-/// The stored event, in Stripe's member order, serialised in one pass.
-#[derive(Serialize)]
-struct EventBody<'a> {
+/// What an event stores: Stripe's members, in Stripe's order.
+struct EventText<'a> {
     id: &'a str,
-    object: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The connected account's id, for events of connected accounts.
     account: Option<&'a str>,
-    api_version: &'static str,
     created: i64,
-    data: EventData<'a>,
+    /// The resource; its top-level private part is left out.
+    object: &'a Value,
+    previous_attributes: Option<&'a Map<String, Value>>,
     livemode: bool,
     pending_webhooks: u64,
-    request: EventRequest<'a>,
-    #[serde(rename = "type")]
+    request_id: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
     event_type: &'a str,
 }
 
-#[derive(Serialize)]
-struct EventData<'a> {
-    object: Public<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    previous_attributes: Option<&'a Map<String, Value>>,
-}
-
-#[derive(Serialize)]
-struct EventRequest<'a> {
-    id: Option<&'a str>,
-    idempotency_key: Option<&'a str>,
+impl EventText<'_> {
+    /// The event's JSON text, written in one pass.
+    fn write(&self) -> String {
+        let optional = |out: &mut String, text: Option<&str>| match text {
+            Some(text) => json_text::write_str(out, text),
+            None => out.push_str("null"),
+        };
+        let mut out = String::with_capacity(2048);
+        out.push_str("{\"id\":");
+        json_text::write_str(&mut out, self.id);
+        out.push_str(",\"object\":\"event\"");
+        if let Some(account) = self.account {
+            out.push_str(",\"account\":");
+            json_text::write_str(&mut out, account);
+        }
+        out.push_str(",\"api_version\":");
+        json_text::write_str(&mut out, API_VERSION);
+        let _ = write!(out, ",\"created\":{},\"data\":{{\"object\":", self.created);
+        match self.object.as_object() {
+            Some(fields) => json_text::write_object_without(&mut out, fields, Some(docs::PRIVATE)),
+            None => json_text::write_value(&mut out, self.object),
+        }
+        if let Some(previous) = self.previous_attributes {
+            out.push_str(",\"previous_attributes\":");
+            json_text::write_object_without(&mut out, previous, None);
+        }
+        let _ = write!(
+            out,
+            "}},\"livemode\":{},\"pending_webhooks\":{},\"request\":{{\"id\":",
+            self.livemode, self.pending_webhooks
+        );
+        optional(&mut out, self.request_id);
+        out.push_str(",\"idempotency_key\":");
+        optional(&mut out, self.idempotency_key);
+        out.push_str("},\"type\":");
+        json_text::write_str(&mut out, self.event_type);
+        out.push('}');
+        out
+    }
 }
 
 pub fn wall_ms() -> i64 {
@@ -447,25 +452,19 @@ fn emit(
         .count() as u64;
     // Changes the server makes on its own (schedules, deliveries) carry no request.
     let request_id = (!ctx.request_id.is_empty()).then_some(ctx.request_id.as_str());
-    let event = EventBody {
+    let body = EventText {
         id: &id,
-        object: EVENT,
         account: connected.then_some(account),
-        api_version: API_VERSION,
         created: ctx.now,
-        data: EventData {
-            object: Public(object),
-            previous_attributes: previous,
-        },
+        object,
+        previous_attributes: previous,
         livemode: ctx.scope.livemode,
         pending_webhooks: pending,
-        request: EventRequest {
-            id: request_id,
-            idempotency_key: ctx.idempotency_key.as_deref(),
-        },
+        request_id,
+        idempotency_key: ctx.idempotency_key.as_deref(),
         event_type,
-    };
-    let body = docs::to_json(&event)?;
+    }
+    .write();
     // Only a listen stream reads the body after commit: copy it only while one is open.
     let streamed = (ctx.events.hub.feed.receiver_count() > 0).then(|| body.clone());
     tx.insert(&crate::store::Document {
@@ -528,6 +527,44 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn event_text_is_stripes_event_in_member_order() {
+        let object =
+            json!({"id": "ch_1", "amount": 1000, "_sluice": {"secret": true}, "note": "a\"b"});
+        let previous = json!({"amount": 900});
+        let mut text = EventText {
+            id: "evt_1",
+            account: Some("acct_1"),
+            created: 1_700_000_000,
+            object: &object,
+            previous_attributes: previous.as_object(),
+            livemode: false,
+            pending_webhooks: 2,
+            request_id: Some("req_1"),
+            idempotency_key: None,
+            event_type: "charge.updated",
+        };
+        let expected = json!({
+            "id": "evt_1", "object": "event", "account": "acct_1", "api_version": API_VERSION,
+            "created": 1_700_000_000,
+            "data": {"object": {"id": "ch_1", "amount": 1000, "note": "a\"b"}, "previous_attributes": {"amount": 900}},
+            "livemode": false, "pending_webhooks": 2,
+            "request": {"id": "req_1", "idempotency_key": null}, "type": "charge.updated"
+        });
+        assert_eq!(text.write(), serde_json::to_string(&expected).unwrap());
+        // A platform's own event has no `account`; a change made by the server has no request.
+        text.account = None;
+        text.previous_attributes = None;
+        text.request_id = None;
+        let expected = json!({
+            "id": "evt_1", "object": "event", "api_version": API_VERSION, "created": 1_700_000_000,
+            "data": {"object": {"id": "ch_1", "amount": 1000, "note": "a\"b"}},
+            "livemode": false, "pending_webhooks": 2,
+            "request": {"id": null, "idempotency_key": null}, "type": "charge.updated"
+        });
+        assert_eq!(text.write(), serde_json::to_string(&expected).unwrap());
+    }
+
+    #[test]
     fn previous_attributes_hold_old_values_of_changed_top_level_fields() {
         let before = json!({"a": 1, "b": {"c": 1}, "d": "same", "gone": true});
         let after = json!({"a": 2, "b": {"c": 2}, "d": "same", "new": 1});
@@ -539,13 +576,6 @@ mod tests {
         assert!(previous_attributes(&before, &before).is_none());
         let private = json!({"a": 1, "_sluice": {"x": 1}});
         assert!(previous_attributes(&private, &json!({"a": 1, "_sluice": {"x": 2}})).is_none());
-    }
-
-    #[test]
-    fn events_leave_the_private_part_out() {
-        let object = json!({"id": "ch_1", "_sluice": {"secret": 1}, "amount": 5});
-        let text = serde_json::to_string(&Public(&object)).unwrap();
-        assert_eq!(text, r#"{"id":"ch_1","amount":5}"#);
     }
 
     #[test]

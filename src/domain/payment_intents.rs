@@ -10,6 +10,7 @@ use super::docs::{self, NewDoc};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::{check_charge_amount, Currency};
 use super::objects::{CUSTOMER, PAYMENT_INTENT};
+use super::payment_methods::Resolved;
 use super::{
     accounts, disputes, events, payment_methods, transfers, Ctx, Error, ErrorKind, Result,
 };
@@ -190,20 +191,26 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         "transfer_group": input.transfer_group,
         "_sluice": {}
     });
+    let mut method = None;
     if let Some(pm) = &input.payment_method {
-        let method = payment_methods::resolve(tx, ctx, pm)?;
-        intent["payment_method"] = method["id"].clone();
+        let resolved = payment_methods::resolve_unsaved(tx, ctx, pm)?;
+        intent["payment_method"] = Value::from(resolved.id());
         intent["status"] = Value::from("requires_confirmation");
+        method = Some(resolved);
     }
     let stored = Stored::New(input.customer.clone());
     events::record(tx, ctx, "payment_intent.created", &intent)?;
     if input.confirm {
-        // Confirmed at once: the intent is written once, in its final state.
+        // Confirmed at once: the intent and its PaymentMethod are written once, in their
+        // final state.
         let input = IntentInput {
             return_url: input.return_url,
             ..Default::default()
         };
-        return confirm_loaded(tx, ctx, &id, intent, input, stored);
+        return confirm_loaded(tx, ctx, &id, intent, input, stored, method);
+    }
+    if let Some(method) = method {
+        method.save(tx, ctx)?;
     }
     persist(tx, ctx, &id, &intent, &stored)?;
     Ok(public(intent))
@@ -324,7 +331,7 @@ fn decline_error(
 
 pub fn confirm(tx: &mut dyn Tx, ctx: &Ctx, id: &str, input: IntentInput) -> Result<Value> {
     let intent = load_for_update(tx, ctx, id)?;
-    confirm_loaded(tx, ctx, id, intent, input, Stored::Existing)
+    confirm_loaded(tx, ctx, id, intent, input, Stored::Existing, None)
 }
 
 fn confirm_loaded(
@@ -334,6 +341,7 @@ fn confirm_loaded(
     mut intent: Value,
     input: IntentInput,
     stored: Stored,
+    resolved: Option<Resolved>,
 ) -> Result<Value> {
     let status = intent["status"].as_str().unwrap_or_default().to_string();
     if !matches!(
@@ -353,14 +361,22 @@ fn confirm_loaded(
             )
             .code("payment_intent_unexpected_state")
         })?;
-    let mut pm = payment_methods::resolve(tx, ctx, &pm_reference)?;
-    payment_methods::check_usable(&pm)?;
-    let pm_changed = payment_methods::run_checks(&mut pm);
-    intent["payment_method"] = pm["id"].clone();
+    let mut method = match resolved {
+        Some(method) if method.id() == pm_reference => method,
+        other => {
+            if let Some(unused) = other {
+                unused.save(tx, ctx)?;
+            }
+            payment_methods::resolve_unsaved(tx, ctx, &pm_reference)?
+        }
+    };
+    payment_methods::check_usable(&method.pm)?;
+    method.changed |= payment_methods::run_checks(&mut method.pm);
+    intent["payment_method"] = Value::from(method.id());
     if let Some(url) = input.return_url {
         intent["_sluice"]["return_url"] = Value::from(url);
     }
-    let behaviour = payment_methods::behaviour(&pm);
+    let behaviour = payment_methods::behaviour(&method.pm);
     if behaviour == Behaviour::RequiresAuthentication && status != "requires_action" {
         intent["status"] = Value::from("requires_action");
         let return_url = intent["_sluice"]["return_url"]
@@ -375,14 +391,12 @@ fn confirm_loaded(
                     ctx.base_url, intent["client_secret"].as_str().unwrap_or_default())
             }
         });
-        if pm_changed {
-            docs::save(tx, &id_of(&pm), &pm)?;
-        }
+        method.save(tx, ctx)?;
         persist(tx, ctx, id, &intent, &stored)?;
         events::record(tx, ctx, "payment_intent.requires_action", &intent)?;
         return Ok(public(intent));
     }
-    authorize(tx, ctx, id, intent, pm, pm_changed, behaviour, stored)
+    authorize(tx, ctx, id, intent, method, behaviour, stored)
 }
 
 /// Runs the authorisation of a confirmed intent; captures at once unless capture is manual.
@@ -393,12 +407,11 @@ fn authorize(
     ctx: &Ctx,
     id: &str,
     mut intent: Value,
-    mut pm: Value,
-    pm_changed: bool,
+    mut method: Resolved,
     behaviour: Behaviour,
     stored: Stored,
 ) -> Result<Value> {
-    let mut public_pm = pm.clone();
+    let mut public_pm = method.pm.clone();
     payment_methods::public_view(&mut public_pm);
     let amount = intent["amount"].as_i64().unwrap_or(0);
     let currency = intent["currency"].as_str().unwrap_or_default().to_string();
@@ -414,7 +427,7 @@ fn authorize(
         description: intent["description"].as_str(),
         metadata,
         payment_intent: Some(id),
-        payment_method: &pm,
+        payment_method: &method.pm,
         application_fee_amount: intent["application_fee_amount"].as_i64(),
         destination: destination.as_deref().map(|d| (d, transfer_amount)),
         on_behalf_of: intent["on_behalf_of"].as_str(),
@@ -459,9 +472,7 @@ fn authorize(
             "payment_method": public_pm,
             "type": "card_error"
         });
-        if pm_changed {
-            docs::save(tx, &id_of(&pm), &pm)?;
-        }
+        method.save(tx, ctx)?;
         persist(tx, ctx, id, &intent, &stored)?;
         events::record(tx, ctx, "payment_intent.payment_failed", &intent)?;
         return Err(decline_error(
@@ -473,9 +484,9 @@ fn authorize(
             message,
         ));
     }
-    if payment_methods::mark_consumed(&mut pm) || pm_changed {
-        docs::save(tx, &id_of(&pm), &pm)?;
-    }
+    method.changed |= payment_methods::mark_consumed(&mut method.pm);
+    method.save(tx, ctx)?;
+    let pm = method.pm;
     intent["last_payment_error"] = Value::Null;
     charge["_sluice"]["available_on"] = Value::from(charges::available_on_for(tx, ctx, &pm)?);
     let intent_event = if intent["capture_method"] == "manual" {
@@ -647,20 +658,20 @@ pub fn authenticate(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let pm = payment_methods::resolve(tx, ctx, &pm_id)?;
+    let method = payment_methods::resolve_unsaved(tx, ctx, &pm_id)?;
     if approve {
         return authorize(
             tx,
             ctx,
             id,
             intent,
-            pm,
-            false,
+            method,
             Behaviour::Succeed,
             Stored::Existing,
         );
     }
-    let mut public_pm = pm.clone();
+    method.save(tx, ctx)?;
+    let mut public_pm = method.pm;
     payment_methods::public_view(&mut public_pm);
     intent["status"] = Value::from("requires_payment_method");
     intent["next_action"] = Value::Null;

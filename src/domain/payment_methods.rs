@@ -410,25 +410,70 @@ fn stored_or_shortcut(
     id: &str,
     missing: impl FnOnce() -> Error,
 ) -> Result<Value> {
+    let resolved = stored_or_new(tx, ctx, id, missing)?;
+    resolved.save(tx, ctx)?;
+    Ok(resolved.pm)
+}
+
+/// `stored_or_shortcut` without the write: a shortcut's fresh PaymentMethod is not stored yet.
+fn stored_or_new(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    id: &str,
+    missing: impl FnOnce() -> Error,
+) -> Result<Resolved> {
     // Callers change what they resolve (checks, attachment, use): lock it.
     let stored = tx
         .get_for_update(id)?
         .filter(|doc| doc.object == PAYMENT_METHOD && doc.visible_to(&ctx.scope) && !doc.deleted);
     if let Some(doc) = stored {
-        return docs::from_json(&doc);
+        return Ok(Resolved {
+            pm: docs::from_json(&doc)?,
+            new: false,
+            changed: false,
+        });
     }
     match shortcut(ctx.scope.livemode, id) {
-        Some(test_card) => {
-            let pm = new_document(
+        Some(test_card) => Ok(Resolved {
+            pm: new_document(
                 Origin::of(ctx),
                 &test_card_input(ctx.now, test_card),
                 None,
                 MetadataChange::Keep,
-            )?;
-            store_new(tx, ctx, &pm)?;
-            Ok(pm)
-        }
+            )?,
+            new: true,
+            changed: false,
+        }),
         None => Err(missing()),
+    }
+}
+
+/// A PaymentMethod a payment resolved, with what it still owes the store. A payment changes the
+/// PaymentMethod it uses (checks run, used up): a shortcut's fresh one is then written once, in
+/// its final state, instead of inserted, read back and rewritten.
+pub struct Resolved {
+    /// The stored document, `_sluice` included.
+    pub pm: Value,
+    new: bool,
+    /// Set by whoever changes `pm` after it was resolved.
+    pub changed: bool,
+}
+
+impl Resolved {
+    pub fn id(&self) -> &str {
+        id_of(&self.pm)
+    }
+
+    /// Writes the PaymentMethod if it is new or changed; call once, when the payment is done
+    /// with it.
+    pub fn save(&self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<()> {
+        if self.new {
+            store_new(tx, ctx, &self.pm)
+        } else if self.changed {
+            docs::save(tx, self.id(), &self.pm)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -438,7 +483,15 @@ fn stored_or_shortcut(
 /// `resource_missing` on `payment_method`. Returns the stored document (`_sluice` included:
 /// pass it to `behaviour`, then `public_view` before showing it).
 pub fn resolve(tx: &mut dyn Tx, ctx: &Ctx, id_or_shortcut: &str) -> Result<Value> {
-    stored_or_shortcut(tx, ctx, id_or_shortcut, || {
+    let resolved = resolve_unsaved(tx, ctx, id_or_shortcut)?;
+    resolved.save(tx, ctx)?;
+    Ok(resolved.pm)
+}
+
+/// `resolve` for a payment that changes the PaymentMethod and saves it when done
+/// (`Resolved::save`).
+pub fn resolve_unsaved(tx: &mut dyn Tx, ctx: &Ctx, id_or_shortcut: &str) -> Result<Resolved> {
+    stored_or_new(tx, ctx, id_or_shortcut, || {
         Error::invalid_param(
             "payment_method",
             format!("No such {WHAT}: '{id_or_shortcut}'"),

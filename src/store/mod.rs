@@ -199,6 +199,98 @@ pub struct Posting {
     pub created: i64,
 }
 
+/// Document writes and ledger postings a write command has made but the database has not yet
+/// received. On PostgreSQL each row as its own statement was a round trip: they go out together,
+/// one statement per table. On SQLite a command that only adds and changes documents and posts
+/// needs no savepoint while its rows wait (see `sqlite::Deferred`). A document is in at most one
+/// of `docs` and `updates` (a change to an unsent one changes it there).
+/// Rows that may wait unsent, at most: a long command (a clock advance) sends them in runs.
+pub(crate) const MAX_UNSENT: usize = 256;
+
+#[derive(Default)]
+pub(crate) struct Unsent {
+    pub docs: Vec<Document>,
+    pub updates: Vec<Update>,
+    pub postings: Vec<Posting>,
+}
+
+pub(crate) struct Update {
+    pub id: String,
+    pub body: String,
+    pub deleted: bool,
+}
+
+impl Unsent {
+    pub fn clear(&mut self) {
+        self.docs.clear();
+        self.updates.clear();
+        self.postings.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len() + self.updates.len() + self.postings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn stage_update(&mut self, id: &str, body: &str, deleted: bool) {
+        if let Some(doc) = self.docs.iter_mut().find(|doc| doc.id == id) {
+            body.clone_into(&mut doc.body);
+            doc.deleted = deleted;
+        } else if let Some(update) = self.updates.iter_mut().find(|u| u.id == id) {
+            body.clone_into(&mut update.body);
+            update.deleted = deleted;
+        } else {
+            self.updates.push(Update {
+                id: id.to_string(),
+                body: body.to_string(),
+                deleted,
+            });
+        }
+    }
+
+    /// `id` as the command wrote it, over `stored` (what the database holds, if anything).
+    pub fn overlay(&self, id: &str, stored: Option<Document>) -> Option<Document> {
+        if let Some(doc) = self.docs.iter().find(|doc| doc.id == id) {
+            return Some(doc.clone());
+        }
+        let mut doc = stored?;
+        if let Some(update) = self.updates.iter().find(|u| u.id == id) {
+            update.body.clone_into(&mut doc.body);
+            doc.deleted = update.deleted;
+        }
+        Some(doc)
+    }
+}
+
+/// Postings summed per balance slice (ledger account, mode, currency, `available_on`), in slice
+/// order: one change per running-balance row. A slice whose postings cancel out is kept.
+pub(crate) fn summed_by_slice(postings: &[Posting]) -> Vec<(&str, bool, &str, i64, i64)> {
+    let mut slices: Vec<(&str, bool, &str, i64, i64)> = postings
+        .iter()
+        .map(|p| {
+            (
+                p.ledger_account.as_str(),
+                p.livemode,
+                p.currency.as_str(),
+                p.available_on,
+                p.amount,
+            )
+        })
+        .collect();
+    slices.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+    slices.dedup_by(|later, kept| {
+        let same = (later.0, later.1, later.2, later.3) == (kept.0, kept.1, kept.2, kept.3);
+        if same {
+            kept.4 += later.4;
+        }
+        same
+    });
+    slices
+}
+
 /// A ledger account's total for one currency and one availability date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalanceSlice {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, DeliveryAttempt, Document, FieldValue,
     IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
-    StoreResult, Timer, Tx, WriteJob,
+    StoreResult, Timer, Tx, Unsent, WriteJob, MAX_UNSENT,
 };
 
 const WRITERS: usize = 4;
@@ -496,9 +496,7 @@ impl<'b> PgTx<'_, 'b> {
 
     /// Bounds what waits (and the searches `update` makes through it).
     fn flush_if_full(&mut self) -> StoreResult<()> {
-        let waiting =
-            self.unsent.docs.len() + self.unsent.updates.len() + self.unsent.postings.len();
-        if waiting >= MAX_UNSENT {
+        if self.unsent.len() >= MAX_UNSENT {
             self.flush()?;
         }
         Ok(())
@@ -564,26 +562,7 @@ impl<'b> PgTx<'_, 'b> {
                 ],
             )?;
             // One row per balance slice: a statement may not update the same row twice.
-            let mut slices: Vec<(&str, bool, &str, i64, i64)> = postings
-                .iter()
-                .map(|p| {
-                    (
-                        p.ledger_account.as_str(),
-                        p.livemode,
-                        p.currency.as_str(),
-                        p.available_on,
-                        p.amount,
-                    )
-                })
-                .collect();
-            slices.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
-            slices.dedup_by(|later, kept| {
-                let same = (later.0, later.1, later.2, later.3) == (kept.0, kept.1, kept.2, kept.3);
-                if same {
-                    kept.4 += later.4;
-                }
-                same
-            });
+            let slices = super::summed_by_slice(postings);
             let statement = self.statements.get(self.raw, ADD_TO_BALANCES)?;
             let accounts: Vec<&str> = slices.iter().map(|s| s.0).collect();
             let livemodes: Vec<bool> = slices.iter().map(|s| s.1).collect();
@@ -604,35 +583,6 @@ impl<'b> PgTx<'_, 'b> {
             self.unsent.postings.clear();
         }
         Ok(())
-    }
-}
-
-/// Document writes and ledger postings of a write command not yet sent to the server. A
-/// payment writes about fifteen documents and six postings, mostly in runs; each row as its own
-/// statement was a round trip and much of the server's work per payment. They go out together
-/// before anything else is sent (so every read sees them) and when the command ends. A document
-/// is in at most one of `docs` and `updates` (a change to an unsent one changes it there).
-#[derive(Default)]
-struct Unsent {
-    docs: Vec<Document>,
-    updates: Vec<Update>,
-    postings: Vec<Posting>,
-}
-
-struct Update {
-    id: String,
-    body: String,
-    deleted: bool,
-}
-
-/// Rows that may wait unsent, at most.
-const MAX_UNSENT: usize = 256;
-
-impl Unsent {
-    fn clear(&mut self) {
-        self.docs.clear();
-        self.updates.clear();
-        self.postings.clear();
     }
 }
 
@@ -717,19 +667,7 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
-        if let Some(doc) = self.unsent.docs.iter_mut().find(|doc| doc.id == id) {
-            body.clone_into(&mut doc.body);
-            doc.deleted = deleted;
-        } else if let Some(update) = self.unsent.updates.iter_mut().find(|u| u.id == id) {
-            body.clone_into(&mut update.body);
-            update.deleted = deleted;
-        } else {
-            self.unsent.updates.push(Update {
-                id: id.to_string(),
-                body: body.to_string(),
-                deleted,
-            });
-        }
+        self.unsent.stage_update(id, body, deleted);
         self.flush_if_full()
     }
 

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, DeliveryAttempt, Document, FieldValue,
     IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
-    StoreResult, Timer, Tx, WriteJob,
+    StoreResult, Timer, Tx, Unsent, WriteJob, MAX_UNSENT,
 };
 
 /// Commands per commit at most: bounds the latency a batch adds and the size of one transaction.
@@ -158,7 +158,10 @@ impl SqliteStore {
         let conn = self.reader().map_err(E::from)?;
         // A read transaction gives the command one consistent snapshot across its statements.
         run(&conn, "BEGIN").map_err(|e| E::from(e.into()))?;
-        let result = command(&mut SqliteTx { conn: &conn });
+        let result = command(&mut SqliteTx {
+            conn: &conn,
+            deferred: None,
+        });
         let _ = run(&conn, "ROLLBACK");
         if let Ok(mut pool) = self.readers.lock() {
             if pool.len() < super::READERS {
@@ -283,8 +286,29 @@ fn run_writer(conn: Connection, queues: WriterQueues, synced: Sender<Vec<super::
             }
             continue;
         }
+        let mut poisoned = None;
         for job in batch.drain(..) {
-            deliveries.push(run_job(&conn, job, true).1);
+            if poisoned.is_some() {
+                // The transaction is lost: what is left of the batch hears so without running.
+                let (_, deliver) = run_job(&conn, job, false);
+                deliveries.push(deliver);
+                continue;
+            }
+            match run_job(&conn, job, true) {
+                (JobEnd::Done, deliver) => deliveries.push(deliver),
+                (JobEnd::Poisoned(error), deliver) => {
+                    deliveries.push(deliver);
+                    poisoned = Some(error);
+                }
+            }
+        }
+        if let Some(error) = poisoned {
+            tracing::error!(%error, "a command's rows could not be written; its batch is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            for deliver in deliveries.drain(..) {
+                deliver(Some(error.clone()));
+            }
+            continue;
         }
         let outcome = run(&conn, "COMMIT").map_err(StoreError::from);
         if let Err(error) = &outcome {
@@ -304,32 +328,138 @@ fn run_writer(conn: Connection, queues: WriterQueues, synced: Sender<Vec<super::
     }
 }
 
-/// Runs one command in its own savepoint, so a failing command leaves its batch-mates intact.
-fn run_job(conn: &Connection, job: WriteJob, in_transaction: bool) -> (bool, super::Deliver) {
-    if in_transaction && run(conn, "SAVEPOINT job").is_err() {
-        return (false, Box::new(|_| {}));
-    }
-    let mut tx = SqliteTx { conn };
+/// How a command left the batch's transaction.
+enum JobEnd {
+    /// Its rows are in (or it was undone entirely).
+    Done,
+    /// Some of its rows are in and the rest could not be written, with no savepoint to undo
+    /// them: the whole transaction must go.
+    Poisoned(StoreError),
+}
+
+/// Runs one command inside the batch's transaction so that a failing command leaves its
+/// batch-mates intact: its rows wait (`Deferred`) and are dropped if it fails, and a savepoint
+/// is opened only when it does something else (see `SqliteTx::before_read`/`before_write`).
+/// With `in_transaction` false (no transaction could begin, or the batch's was lost) the
+/// command runs only to produce its answer, which the caller overrides with the error: it
+/// writes nothing (outside a transaction each statement would commit on its own).
+fn run_job(conn: &Connection, job: WriteJob, in_transaction: bool) -> (JobEnd, super::Deliver) {
+    let mut deferred = Deferred {
+        writes_refused: !in_transaction,
+        ..Deferred::default()
+    };
+    let mut tx = SqliteTx {
+        conn,
+        deferred: Some(&mut deferred),
+    };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
-    match outcome {
-        Ok((keep, deliver)) => {
-            if in_transaction {
-                if !keep {
-                    let _ = run(conn, "ROLLBACK TO job");
-                }
-                let _ = run(conn, "RELEASE job");
-            }
-            (keep, deliver)
-        }
+    let (keep, deliver) = match outcome {
+        Ok(ended) => ended,
         Err(_) => {
             // The command panicked; its caller's channel is dropped and it sees a store error.
             tracing::error!("a write command panicked; its changes are rolled back");
-            if in_transaction {
+            (false, Box::new(|_| {}) as super::Deliver)
+        }
+    };
+    if !in_transaction {
+        return (JobEnd::Done, deliver);
+    }
+    if keep {
+        match deferred.execute(conn) {
+            Ok(()) => {
+                if deferred.savepoint {
+                    let _ = run(conn, "RELEASE job");
+                }
+            }
+            Err(error) if deferred.savepoint => {
+                tracing::error!(%error, "a command's rows could not be written; it is rolled back");
                 let _ = run(conn, "ROLLBACK TO job");
                 let _ = run(conn, "RELEASE job");
+                deliver(Some(error));
+                return (JobEnd::Done, Box::new(|_| {}));
             }
-            (false, Box::new(|_| {}))
+            Err(error) => return (JobEnd::Poisoned(error), deliver),
         }
+    } else if deferred.savepoint {
+        let _ = run(conn, "ROLLBACK TO job");
+        let _ = run(conn, "RELEASE job");
+    }
+    (JobEnd::Done, deliver)
+}
+
+/// What a write command wrote but SQLite has not yet received, and whether the command's
+/// savepoint is open. A savepoint copies every database page the command changes into its
+/// statement journal (in case it is rolled back): for a payment that was 8% of the writer's
+/// instructions. Documents, document changes, postings and payout marks wait here instead and
+/// are executed when the command ends well, so a failing command has nothing to undo. Reads see
+/// them (a document by id and an account's balance from here; any other read executes them
+/// first, under a savepoint); any other write opens the savepoint and executes them first.
+#[derive(Default)]
+struct Deferred {
+    unsent: Unsent,
+    /// Payout candidates noted (`payout_candidate_mark`): platform, livemode, account, since.
+    marks: Vec<(String, bool, String, i64)>,
+    /// Whether the job's savepoint is open.
+    savepoint: bool,
+    /// The command running inside the job (`begin_command`), if any, and whether its own
+    /// savepoint is open; it opens with the job's, when the first rows are executed.
+    command: Option<bool>,
+    /// No transaction is open: the rows are never executed and other writes fail.
+    writes_refused: bool,
+}
+
+impl Deferred {
+    fn is_empty(&self) -> bool {
+        self.unsent.is_empty() && self.marks.is_empty()
+    }
+
+    fn open_savepoint(&mut self, conn: &Connection) -> StoreResult<()> {
+        if self.writes_refused {
+            return Err(StoreError::Sqlite(
+                "the write transaction could not be opened".into(),
+            ));
+        }
+        if !self.savepoint {
+            run(conn, "SAVEPOINT job")?;
+            self.savepoint = true;
+        }
+        if self.command == Some(false) {
+            run(conn, "SAVEPOINT command")?;
+            self.command = Some(true);
+        }
+        Ok(())
+    }
+
+    /// Executes the waiting rows, in the order a reader could notice: documents, changes,
+    /// postings, marks.
+    fn execute(&mut self, conn: &Connection) -> StoreResult<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        if self.writes_refused {
+            return Err(StoreError::Sqlite(
+                "the write transaction could not be opened".into(),
+            ));
+        }
+        let mut tx = SqliteTx {
+            conn,
+            deferred: None,
+        };
+        for doc in &self.unsent.docs {
+            tx.insert(doc)?;
+        }
+        for update in &self.unsent.updates {
+            tx.update(&update.id, &update.body, update.deleted)?;
+        }
+        if !self.unsent.postings.is_empty() {
+            tx.post(&self.unsent.postings)?;
+        }
+        for (platform, livemode, account, since) in &self.marks {
+            tx.payout_candidate_mark(platform, *livemode, account, *since)?;
+        }
+        self.unsent.clear();
+        self.marks.clear();
+        Ok(())
     }
 }
 
@@ -348,6 +478,45 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
 
 struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// The running write command's waiting rows; `None` in a read transaction (and for the
+    /// rows' own execution).
+    deferred: Option<&'c mut Deferred>,
+}
+
+impl SqliteTx<'_> {
+    /// Before a read that could see the waiting rows: they are executed, under the savepoint.
+    fn before_read(&mut self) -> StoreResult<()> {
+        match self.deferred.as_deref_mut() {
+            Some(deferred) if !deferred.is_empty() => {
+                deferred.open_savepoint(self.conn)?;
+                deferred.execute(self.conn)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// After a row was put to wait: a long command executes its rows in runs.
+    fn execute_if_full(&mut self) -> StoreResult<()> {
+        match self.deferred.as_deref_mut() {
+            Some(deferred) if deferred.unsent.len() + deferred.marks.len() >= MAX_UNSENT => {
+                deferred.open_savepoint(self.conn)?;
+                deferred.execute(self.conn)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Before a write that does not wait: the savepoint opens (the command could still fail)
+    /// and the waiting rows go first.
+    fn before_write(&mut self) -> StoreResult<()> {
+        match self.deferred.as_deref_mut() {
+            Some(deferred) => {
+                deferred.open_savepoint(self.conn)?;
+                deferred.execute(self.conn)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 const DOC_COLUMNS: &str = "id, object, platform, account, livemode, created, parent, deleted, body";
@@ -377,10 +546,19 @@ fn doc_from_row(row: &rusqlite::Row) -> rusqlite::Result<Document> {
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
+        if let Some(deferred) = self.deferred.as_deref() {
+            if let Some(doc) = deferred.unsent.docs.iter().find(|doc| doc.id == id) {
+                return Ok(Some(doc.clone()));
+            }
+        }
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
         ))?;
-        Ok(statement.query_row([id], doc_from_row).optional()?)
+        let stored = statement.query_row([id], doc_from_row).optional()?;
+        Ok(match self.deferred.as_deref() {
+            Some(deferred) => deferred.unsent.overlay(id, stored),
+            None => stored,
+        })
     }
 
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
@@ -389,6 +567,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, doc: &Document) -> StoreResult<()> {
+        if let Some(deferred) = self.deferred.as_deref_mut() {
+            deferred.unsent.docs.push(doc.clone());
+            return self.execute_if_full();
+        }
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -408,6 +590,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
+        if let Some(deferred) = self.deferred.as_deref_mut() {
+            deferred.unsent.stage_update(id, body, deleted);
+            return self.execute_if_full();
+        }
         let mut statement = self
             .conn
             .prepare_cached("UPDATE documents SET body = ?2, deleted = ?3 WHERE id = ?1")?;
@@ -416,6 +602,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
+        self.before_read()?;
         // Children of one parent (an account's external accounts) are few among many of their
         // kind in the scope: the planner, left alone, walks the whole scope.
         let index = if query.parent.is_some() {
@@ -526,6 +713,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT OR REPLACE INTO idempotency (scope, fingerprint, status, body, request_id, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -546,6 +734,7 @@ impl Tx for SqliteTx<'_> {
         prefix: &str,
         livemode: bool,
     ) -> StoreResult<Vec<LedgerTotal>> {
+        self.before_read()?;
         let mut statement = self.conn.prepare_cached(
             // `+livemode`: without it the planner took the by-availability index on `livemode`
             // and read every balance of the mode (once per scheduler step, for every platform).
@@ -570,6 +759,7 @@ impl Tx for SqliteTx<'_> {
         after: i64,
         up_to: i64,
     ) -> StoreResult<Vec<String>> {
+        self.before_read()?;
         let mut statement = self.conn.prepare_cached(
             "SELECT DISTINCT ledger_account FROM ledger_balances
              WHERE livemode = ?1 AND available_on > ?2 AND available_on <= ?3
@@ -580,6 +770,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
@@ -619,6 +810,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self
             .conn
             .prepare_cached("DELETE FROM timers WHERE id = ?1")?;
@@ -633,6 +825,11 @@ impl Tx for SqliteTx<'_> {
         account: &str,
         since: i64,
     ) -> StoreResult<()> {
+        if let Some(deferred) = self.deferred.as_deref_mut() {
+            let mark = (platform.to_string(), livemode, account.to_string(), since);
+            deferred.marks.push(mark);
+            return self.execute_if_full();
+        }
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
@@ -650,6 +847,7 @@ impl Tx for SqliteTx<'_> {
         after: &str,
         limit: usize,
     ) -> StoreResult<Vec<(String, String)>> {
+        self.before_read()?;
         let mut statement = self.conn.prepare_cached(
             "SELECT account, sweep_after FROM payout_candidates
              WHERE platform = ?1 AND livemode = ?2 AND account > ?3 AND since <= ?4
@@ -670,6 +868,7 @@ impl Tx for SqliteTx<'_> {
         since: i64,
         sweep_after: &str,
     ) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "UPDATE payout_candidates SET since = ?4, sweep_after = ?5
              WHERE platform = ?1 AND livemode = ?2 AND account = ?3",
@@ -679,6 +878,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn idempotency_prune(&mut self, before: i64) -> StoreResult<u64> {
+        self.before_write()?;
         let removed = self
             .conn
             .execute("DELETE FROM idempotency WHERE created < ?1", [before])?;
@@ -694,6 +894,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_platform(&mut self, id: &str, ordinal: i64, created: i64) -> StoreResult<()> {
+        self.before_write()?;
         self.conn.execute(
             "INSERT INTO platforms (id, ordinal, created) VALUES (?1, ?2, ?3)",
             params![id, ordinal, created],
@@ -725,6 +926,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_api_key(&mut self, key: &ApiKeyRecord, created: i64) -> StoreResult<()> {
+        self.before_write()?;
         self.conn.execute(
             "DELETE FROM api_keys WHERE (platform = ?1 AND livemode = ?2 AND kind = ?3) OR key_hash = ?4",
             params![key.platform, key.livemode, key.kind.as_str(), key.hash],
@@ -737,6 +939,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn post(&mut self, postings: &[Posting]) -> StoreResult<()> {
+        if let Some(deferred) = self.deferred.as_deref_mut() {
+            deferred.unsent.postings.extend_from_slice(postings);
+            return self.execute_if_full();
+        }
         let mut entry = self.conn.prepare_cached(
             "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -758,12 +964,18 @@ impl Tx for SqliteTx<'_> {
                 posting.available_on,
                 posting.created
             ])?;
+        }
+        // A payment's postings meet on a few slices (the platform's pending balance of the day
+        // takes the charge and gives the transfer): each row is changed once.
+        for (ledger_account, livemode, currency, available_on, amount) in
+            super::summed_by_slice(postings)
+        {
             total.execute(params![
-                posting.ledger_account,
-                posting.livemode,
-                posting.currency,
-                posting.available_on,
-                posting.amount
+                ledger_account,
+                livemode,
+                currency,
+                available_on,
+                amount
             ])?;
         }
         Ok(())
@@ -781,10 +993,20 @@ impl Tx for SqliteTx<'_> {
                 amount: row.get(2)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut slices = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        if let Some(deferred) = self.deferred.as_deref() {
+            add_waiting_postings(
+                &mut slices,
+                &deferred.unsent.postings,
+                ledger_account,
+                livemode,
+            );
+        }
+        Ok(slices)
     }
 
     fn outbox_insert(&mut self, entry: &OutboxEntry) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO webhook_outbox (id, event, endpoint, platform, livemode, attempts, next_attempt_ms, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -838,6 +1060,7 @@ impl Tx for SqliteTx<'_> {
         attempts: i64,
         next_attempt_ms: i64,
     ) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "UPDATE webhook_outbox SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
         )?;
@@ -846,6 +1069,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn outbox_remove(&mut self, id: &str) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self
             .conn
             .prepare_cached("DELETE FROM webhook_outbox WHERE id = ?1")?;
@@ -854,6 +1078,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn delivery_insert(&mut self, attempt: &DeliveryAttempt) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO webhook_deliveries (event, endpoint, attempted_ms, status_code, latency_ms, response_excerpt, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -895,6 +1120,7 @@ impl Tx for SqliteTx<'_> {
         below: &str,
         limit: usize,
     ) -> StoreResult<Vec<Document>> {
+        self.before_read()?;
         let mut statement = self.conn.prepare_cached(EVENTS_BETWEEN)?;
         let rows = statement.query_map(params![after, below, limit as i64], doc_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -908,6 +1134,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_feed_cursor(&mut self, after: &str) -> StoreResult<()> {
+        self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO webhook_feed (singleton, after) VALUES (1, ?1)
              ON CONFLICT (singleton) DO UPDATE SET after = excluded.after
@@ -918,6 +1145,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn prune_events(&mut self, before_event_id: &str, before_ms: i64) -> StoreResult<u64> {
+        self.before_write()?;
         let removed = self.conn.execute(
             "DELETE FROM documents WHERE id >= 'evt_' AND id < ?1 AND object = 'event'",
             [before_event_id],
@@ -934,14 +1162,43 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {
-        Ok(run(self.conn, "SAVEPOINT command")?)
+        let Some(deferred) = self.deferred.as_deref_mut() else {
+            return Ok(run(self.conn, "SAVEPOINT command")?);
+        };
+        if deferred.command.is_some() {
+            return Err(StoreError::Sqlite("a command is already running".into()));
+        }
+        // What waits now is the job's, before the command: it goes in, so that what waits
+        // when the command ends is the command's.
+        if !deferred.is_empty() {
+            deferred.open_savepoint(self.conn)?;
+            deferred.execute(self.conn)?;
+        }
+        deferred.command = Some(false);
+        Ok(())
     }
 
     fn end_command(&mut self, keep: bool) -> StoreResult<()> {
+        let Some(deferred) = self.deferred.as_deref_mut() else {
+            if !keep {
+                run(self.conn, "ROLLBACK TO command")?;
+            }
+            return Ok(run(self.conn, "RELEASE command")?);
+        };
+        let savepoint_open = deferred.command.take() == Some(true);
         if !keep {
-            run(self.conn, "ROLLBACK TO command")?;
+            // Everything waiting is the command's (see `begin_command`).
+            deferred.unsent.clear();
+            deferred.marks.clear();
         }
-        Ok(run(self.conn, "RELEASE command")?)
+        // Kept rows still waiting stay the job's, executed when it ends.
+        if savepoint_open {
+            if !keep {
+                run(self.conn, "ROLLBACK TO command")?;
+            }
+            run(self.conn, "RELEASE command")?;
+        }
+        Ok(())
     }
 
     fn lock_ledger_account(&mut self, _ledger_account: &str, _currency: &str) -> StoreResult<()> {
@@ -950,6 +1207,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>> {
+        self.before_read()?;
         let mut problems = Vec::new();
         for (sql, describe) in VERIFY_SQLITE {
             let mut statement = self.conn.prepare(sql)?;
@@ -969,6 +1227,37 @@ impl Tx for SqliteTx<'_> {
             }
         }
         Ok(problems)
+    }
+}
+
+/// Adds `ledger_account`'s waiting postings to its balance slices as read from the database,
+/// keeping the read's order (currency, then `available_on`).
+fn add_waiting_postings(
+    slices: &mut Vec<BalanceSlice>,
+    waiting: &[Posting],
+    ledger_account: &str,
+    livemode: bool,
+) {
+    let mut added = false;
+    for posting in waiting
+        .iter()
+        .filter(|p| p.ledger_account == ledger_account && p.livemode == livemode)
+    {
+        added = true;
+        match slices
+            .iter_mut()
+            .find(|s| s.currency == posting.currency && s.available_on == posting.available_on)
+        {
+            Some(slice) => slice.amount += posting.amount,
+            None => slices.push(BalanceSlice {
+                currency: posting.currency.clone(),
+                available_on: posting.available_on,
+                amount: posting.amount,
+            }),
+        }
+    }
+    if added {
+        slices.sort_by(|a, b| (&a.currency, a.available_on).cmp(&(&b.currency, b.available_on)));
     }
 }
 
