@@ -58,13 +58,83 @@ pub struct PayoutRequest {
     pub statement_descriptor: Option<String>,
 }
 
-/// What an account's payout run reads of it (a cheap parse of a large document).
+/// What an account's payout run reads of it. Only these fields are built: the account's whole
+/// `settings` and `controller` as JSON values cost more than the rest of choosing whom to pay.
 #[derive(Debug, serde::Deserialize)]
 pub struct Payee {
     pub id: String,
     pub payouts_enabled: bool,
-    pub settings: Value,
-    pub controller: Value,
+    #[serde(default)]
+    settings: Option<PayeeSettings>,
+    #[serde(default)]
+    controller: Option<PayeeController>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PayeeSettings {
+    #[serde(default)]
+    payouts: Option<PayeePayouts>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PayeePayouts {
+    #[serde(default)]
+    schedule: Value,
+    #[serde(default)]
+    debit_negative_balances: Option<bool>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PayeeController {
+    #[serde(default)]
+    fees: Option<Payer>,
+    #[serde(default)]
+    losses: Option<LossesPayer>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Payer {
+    #[serde(default)]
+    payer: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LossesPayer {
+    #[serde(default)]
+    payments: Option<String>,
+}
+
+impl Payee {
+    fn payouts(&self) -> Option<&PayeePayouts> {
+        self.settings.as_ref()?.payouts.as_ref()
+    }
+
+    /// `settings.payouts.schedule` (`null` if absent).
+    pub fn schedule(&self) -> &Value {
+        static NONE: Value = Value::Null;
+        self.payouts().map_or(&NONE, |payouts| &payouts.schedule)
+    }
+
+    pub fn debit_negative_balances(&self) -> bool {
+        self.payouts()
+            .and_then(|payouts| payouts.debit_negative_balances)
+            .unwrap_or(false)
+    }
+
+    /// `controller.fees.payer`.
+    pub fn fees_payer(&self) -> Option<&str> {
+        self.controller.as_ref()?.fees.as_ref()?.payer.as_deref()
+    }
+
+    /// `controller.losses.payments`.
+    pub fn losses_payer(&self) -> Option<&str> {
+        self.controller
+            .as_ref()?
+            .losses
+            .as_ref()?
+            .payments
+            .as_deref()
+    }
 }
 
 fn payout_failure_message(code: &str) -> &'static str {
@@ -794,7 +864,7 @@ pub fn sweep(
             _ => break,
         }
     }
-    let debit_allowed = account.settings["payouts"]["debit_negative_balances"] == true;
+    let debit_allowed = account.debit_negative_balances();
     let mut swept_ids: Vec<String> = Vec::new();
     for (currency, ids, sum) in taken {
         if sum == 0 {
@@ -832,8 +902,8 @@ pub fn sweep(
                 ),
                 statement_descriptor: None,
                 metadata: Metadata::new(),
-                platform_pays: account.controller["fees"]["payer"]
-                    .as_str()
+                platform_pays: account
+                    .fees_payer()
                     .is_some_and(|payer| payer.starts_with("application")),
             },
             fees,
@@ -850,7 +920,7 @@ pub fn sweep(
         swept_ids.extend(ids);
         outcome.payouts += 1;
     }
-    if account.controller["losses"]["payments"] == "stripe" {
+    if account.losses_payer() == Some("stripe") {
         outcome.covered += cover_losses(tx, ctx, &account.id)?;
     }
     // The next run starts after the longest prefix of what it has seen that is now swept...

@@ -127,14 +127,13 @@ fn pay_out_day(tx: &mut dyn Tx, base: &Ctx, day: i64, report: &mut Report) -> Re
                 continue;
             };
             let payee: Payee = docs::from_json(&doc)?;
-            let schedule = &payee.settings["payouts"]["schedule"];
-            if !payouts::scheduled_on(schedule, day) {
+            if !payouts::scheduled_on(payee.schedule(), day) {
                 continue;
             }
             let ctx = Ctx::system(base, &payee.id, day);
             if !payee.payouts_enabled {
                 // No payout, but what the operator carries is still covered on schedule.
-                if payee.controller["losses"]["payments"] == "stripe" {
+                if payee.losses_payer() == Some("stripe") {
                     report.negative_balances_covered += payouts::cover_losses(tx, &ctx, &payee.id)?;
                 }
                 continue;
