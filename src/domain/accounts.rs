@@ -1018,7 +1018,7 @@ pub fn new_platform(tx: &mut dyn Tx, id: &str, now: i64) -> Result<()> {
         deleted: false,
         body: docs::to_json(&account)?,
     };
-    Ok(tx.insert(&doc)?)
+    Ok(tx.insert(doc)?)
 }
 
 /// The platform's own account.

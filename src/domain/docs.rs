@@ -92,7 +92,7 @@ pub fn insert<T: Serialize + Any>(
         deleted: false,
         body: to_json(value)?,
     };
-    Ok(tx.insert(&doc)?)
+    Ok(tx.insert(doc)?)
 }
 
 pub fn save<T: Serialize + Any>(tx: &mut dyn Tx, id: &str, value: &T) -> Result<()> {

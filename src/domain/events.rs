@@ -467,7 +467,7 @@ fn emit(
     .write();
     // Only a listen stream reads the body after commit: copy it only while one is open.
     let streamed = (ctx.events.hub.feed.receiver_count() > 0).then(|| body.clone());
-    tx.insert(&crate::store::Document {
+    tx.insert(crate::store::Document {
         id: id.clone(),
         object: EVENT,
         platform: platform.clone(),

@@ -20,6 +20,19 @@ fn needs_escape(chunk: u64) -> bool {
         || has_zero(chunk ^ (ONES * u64::from(b'\\')))
 }
 
+/// The bytes JSON strings escape: controls, `"` and `\`.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 fn push_escape(out: &mut String, byte: u8) {
     const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
     match byte {
@@ -40,6 +53,7 @@ fn push_escape(out: &mut String, byte: u8) {
 
 /// `text` as a JSON string, quotes included.
 pub fn write_str(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
     let bytes = text.as_bytes();
     // Start of the run not yet copied; every escaped byte is ASCII, so the cuts are on
@@ -58,7 +72,7 @@ pub fn write_str(out: &mut String, text: &str) {
         let chunk_end = (index + 8).min(bytes.len());
         while index < chunk_end {
             let byte = bytes[index];
-            if byte < 0x20 || byte == b'"' || byte == b'\\' {
+            if ESCAPED[usize::from(byte)] {
                 out.push_str(&text[run_start..index]);
                 push_escape(out, byte);
                 run_start = index + 1;

@@ -329,7 +329,7 @@ pub trait Tx {
     /// Reads a document the command is about to change, locking it against concurrent writers
     /// until the transaction ends (PostgreSQL; the embedded store's one writer needs no lock).
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>>;
-    fn insert(&mut self, doc: &Document) -> StoreResult<()>;
+    fn insert(&mut self, doc: Document) -> StoreResult<()>;
     /// Replaces the body (and the deleted flag) of an existing document.
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()>;
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>>;

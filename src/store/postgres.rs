@@ -346,7 +346,7 @@ impl Tx for FailingTx {
     fn get_for_update(&mut self, _: &str) -> StoreResult<Option<Document>> {
         closed()
     }
-    fn insert(&mut self, _: &Document) -> StoreResult<()> {
+    fn insert(&mut self, _: Document) -> StoreResult<()> {
         closed()
     }
     fn update(&mut self, _: &str, _: &str, _: bool) -> StoreResult<()> {
@@ -661,8 +661,8 @@ impl Tx for PgTx<'_, '_> {
             .map(|row| doc_from_row(&row)))
     }
 
-    fn insert(&mut self, doc: &Document) -> StoreResult<()> {
-        self.unsent.docs.push(doc.clone());
+    fn insert(&mut self, doc: Document) -> StoreResult<()> {
+        self.unsent.docs.push(doc);
         self.flush_if_full()
     }
 

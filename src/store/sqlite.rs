@@ -446,7 +446,7 @@ impl Deferred {
             deferred: None,
         };
         for doc in &self.unsent.docs {
-            tx.insert(doc)?;
+            insert_document(conn, doc)?;
         }
         for update in &self.unsent.updates {
             tx.update(&update.id, &update.body, update.deleted)?;
@@ -474,6 +474,25 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
         next_attempt_ms: row.get(6)?,
         created_ms: row.get(7)?,
     })
+}
+
+fn insert_document(conn: &Connection, doc: &Document) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    statement.execute(params![
+        doc.id,
+        doc.object,
+        doc.platform,
+        doc.account,
+        doc.livemode,
+        doc.created,
+        doc.parent,
+        doc.deleted,
+        doc.body
+    ])?;
+    Ok(())
 }
 
 struct SqliteTx<'c> {
@@ -566,27 +585,12 @@ impl Tx for SqliteTx<'_> {
         self.get(id)
     }
 
-    fn insert(&mut self, doc: &Document) -> StoreResult<()> {
+    fn insert(&mut self, doc: Document) -> StoreResult<()> {
         if let Some(deferred) = self.deferred.as_deref_mut() {
-            deferred.unsent.docs.push(doc.clone());
+            deferred.unsent.docs.push(doc);
             return self.execute_if_full();
         }
-        let mut statement = self.conn.prepare_cached(
-            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        statement.execute(params![
-            doc.id,
-            doc.object,
-            doc.platform,
-            doc.account,
-            doc.livemode,
-            doc.created,
-            doc.parent,
-            doc.deleted,
-            doc.body
-        ])?;
-        Ok(())
+        insert_document(self.conn, &doc)
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
