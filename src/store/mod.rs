@@ -251,17 +251,17 @@ impl Unsent {
         }
     }
 
-    /// `id` as the command wrote it, over `stored` (what the database holds, if anything).
-    pub fn overlay(&self, id: &str, stored: Option<Document>) -> Option<Document> {
-        if let Some(doc) = self.docs.iter().find(|doc| doc.id == id) {
-            return Some(doc.clone());
-        }
-        let mut doc = stored?;
-        if let Some(update) = self.updates.iter().find(|u| u.id == id) {
+    /// The unsent new document `id`, if any.
+    pub fn new_doc(&self, id: &str) -> Option<&Document> {
+        self.docs.iter().find(|doc| doc.id == id)
+    }
+
+    /// A stored document as the command changed it.
+    pub fn apply_update(&self, doc: &mut Document) {
+        if let Some(update) = self.updates.iter().find(|u| u.id == doc.id) {
             update.body.clone_into(&mut doc.body);
             doc.deleted = update.deleted;
         }
-        Some(doc)
     }
 }
 

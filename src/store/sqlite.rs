@@ -565,19 +565,17 @@ fn doc_from_row(row: &rusqlite::Row) -> rusqlite::Result<Document> {
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
-        if let Some(deferred) = self.deferred.as_deref() {
-            if let Some(doc) = deferred.unsent.docs.iter().find(|doc| doc.id == id) {
-                return Ok(Some(doc.clone()));
-            }
+        if let Some(doc) = self.deferred.as_deref().and_then(|d| d.unsent.new_doc(id)) {
+            return Ok(Some(doc.clone()));
         }
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
         ))?;
-        let stored = statement.query_row([id], doc_from_row).optional()?;
-        Ok(match self.deferred.as_deref() {
-            Some(deferred) => deferred.unsent.overlay(id, stored),
-            None => stored,
-        })
+        let mut stored = statement.query_row([id], doc_from_row).optional()?;
+        if let (Some(deferred), Some(doc)) = (self.deferred.as_deref(), stored.as_mut()) {
+            deferred.unsent.apply_update(doc);
+        }
+        Ok(stored)
     }
 
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
@@ -1347,6 +1345,124 @@ mod tests {
         batch.clear();
         assert!(queues.next_batch(&mut batch));
         assert_eq!(batch.len(), BACKGROUND_PER_BUSY_BATCH + 5);
+    }
+
+    fn customer(id: &str) -> Document {
+        Document {
+            id: id.into(),
+            object: "customer",
+            platform: "acct_p".into(),
+            account: "acct_p".into(),
+            livemode: false,
+            created: 1,
+            parent: None,
+            deleted: false,
+            body: "{}".into(),
+        }
+    }
+
+    fn posting(ledger_txn: &str, ledger_account: &str, amount: i64) -> Posting {
+        Posting {
+            ledger_txn: ledger_txn.into(),
+            balance_transaction: None,
+            ledger_account: ledger_account.into(),
+            livemode: false,
+            currency: "usd".into(),
+            amount,
+            available_on: 5,
+            created: 1,
+        }
+    }
+
+    fn customers(tx: &mut dyn Tx) -> StoreResult<Vec<String>> {
+        let scope = super::super::Scope {
+            platform: "acct_p".into(),
+            account: "acct_p".into(),
+            livemode: false,
+        };
+        let query = ListQuery {
+            objects: &["customer"],
+            scope: &scope,
+            parent: None,
+            created: Default::default(),
+            cursor: Cursor::First,
+            filters: &[],
+            limit: 100,
+        };
+        Ok(tx.list(&query)?.into_iter().map(|doc| doc.id).collect())
+    }
+
+    /// Rows wait in memory and savepoints open only when needed: whichever way a command fails,
+    /// none of its rows stay, and its reads see them while it runs.
+    #[test]
+    fn a_failed_command_leaves_none_of_its_rows() {
+        let dir = std::env::temp_dir().join(crate::ids::new_id("sluice-deferred-test"));
+        let store = super::super::Store::open_sqlite(&dir).unwrap();
+        type Command = Box<dyn FnOnce(&mut dyn Tx) -> StoreResult<()> + Send>;
+        let write = |command: Command| store.write_blocking(command);
+        write(Box::new(|tx| {
+            tx.insert(customer("cus_kept"))?;
+            tx.post(&[posting("l1", "acct_a", 100), posting("l1", "acct_b", -100)])
+        }))
+        .unwrap();
+        // Fails with its rows still waiting (no savepoint was opened).
+        let failed = write(Box::new(|tx| {
+            tx.insert(customer("cus_waiting"))?;
+            tx.update("cus_kept", r#"{"changed":true}"#, false)?;
+            tx.post(&[posting("l2", "acct_a", 7), posting("l2", "acct_b", -7)])?;
+            // What waits is read back: the new document, the change and the balance.
+            assert!(tx.get("cus_waiting")?.is_some());
+            assert_eq!(tx.get("cus_kept")?.unwrap().body, r#"{"changed":true}"#);
+            assert_eq!(tx.balance("acct_a", false)?[0].amount, 107);
+            Err(StoreError::Closed)
+        }));
+        assert!(failed.is_err());
+        // Fails after a list executed its rows under the savepoint.
+        let failed = write(Box::new(|tx| {
+            tx.insert(customer("cus_listed"))?;
+            assert!(customers(tx)?.contains(&"cus_listed".to_string()));
+            tx.insert(customer("cus_after_list"))?;
+            Err(StoreError::Closed)
+        }));
+        assert!(failed.is_err());
+        // A kept job whose commands fail: one with rows waiting, one whose rows a list executed.
+        write(Box::new(|tx| {
+            tx.insert(customer("cus_before_commands"))?;
+            tx.begin_command()?;
+            tx.insert(customer("cus_in_command"))?;
+            tx.update("cus_before_commands", r#"{"changed":true}"#, false)?;
+            tx.end_command(false)?;
+            tx.begin_command()?;
+            tx.insert(customer("cus_in_listed_command"))?;
+            assert!(customers(tx)?.contains(&"cus_in_listed_command".to_string()));
+            tx.post(&[posting("l3", "acct_a", 1), posting("l3", "acct_b", -1)])?;
+            tx.end_command(false)?;
+            tx.begin_command()?;
+            tx.insert(customer("cus_in_kept_command"))?;
+            tx.end_command(true)
+        }))
+        .unwrap();
+        let (ids, before, balance, problems) = store
+            .write_blocking(|tx| -> StoreResult<_> {
+                Ok((
+                    customers(tx)?,
+                    tx.get("cus_before_commands")?.unwrap().body,
+                    tx.balance("acct_a", false)?,
+                    tx.verify_ledger()?,
+                ))
+            })
+            .unwrap();
+        let mut ids = ids;
+        ids.sort();
+        assert_eq!(
+            ids,
+            ["cus_before_commands", "cus_in_kept_command", "cus_kept"]
+        );
+        assert_eq!(before, "{}");
+        assert_eq!(balance.len(), 1);
+        assert_eq!(balance[0].amount, 100);
+        assert!(problems.is_empty(), "{problems:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
