@@ -413,11 +413,23 @@ impl Deferred {
         self.unsent.is_empty() && self.marks.is_empty()
     }
 
+    fn len(&self) -> usize {
+        self.unsent.len() + self.marks.len()
+    }
+
+    fn refused() -> StoreError {
+        StoreError::Sqlite("the write transaction could not be opened".into())
+    }
+
+    /// Opens the savepoints (if not yet open) and executes the waiting rows under them.
+    fn execute_under_savepoint(&mut self, conn: &Connection) -> StoreResult<()> {
+        self.open_savepoint(conn)?;
+        self.execute(conn)
+    }
+
     fn open_savepoint(&mut self, conn: &Connection) -> StoreResult<()> {
         if self.writes_refused {
-            return Err(StoreError::Sqlite(
-                "the write transaction could not be opened".into(),
-            ));
+            return Err(Deferred::refused());
         }
         if !self.savepoint {
             run(conn, "SAVEPOINT job")?;
@@ -437,9 +449,7 @@ impl Deferred {
             return Ok(());
         }
         if self.writes_refused {
-            return Err(StoreError::Sqlite(
-                "the write transaction could not be opened".into(),
-            ));
+            return Err(Deferred::refused());
         }
         let mut tx = SqliteTx {
             conn,
@@ -503,38 +513,28 @@ struct SqliteTx<'c> {
 }
 
 impl SqliteTx<'_> {
-    /// Before a read that could see the waiting rows: they are executed, under the savepoint.
-    fn before_read(&mut self) -> StoreResult<()> {
+    /// Executes the waiting rows under the savepoint when the command has some and `needed`.
+    fn execute_waiting_if(&mut self, needed: impl FnOnce(&Deferred) -> bool) -> StoreResult<()> {
         match self.deferred.as_deref_mut() {
-            Some(deferred) if !deferred.is_empty() => {
-                deferred.open_savepoint(self.conn)?;
-                deferred.execute(self.conn)
-            }
+            Some(deferred) if needed(deferred) => deferred.execute_under_savepoint(self.conn),
             _ => Ok(()),
         }
     }
 
+    /// Before a read that could see the waiting rows: they are executed, under the savepoint.
+    fn before_read(&mut self) -> StoreResult<()> {
+        self.execute_waiting_if(|deferred| !deferred.is_empty())
+    }
+
     /// After a row was put to wait: a long command executes its rows in runs.
     fn execute_if_full(&mut self) -> StoreResult<()> {
-        match self.deferred.as_deref_mut() {
-            Some(deferred) if deferred.unsent.len() + deferred.marks.len() >= MAX_UNSENT => {
-                deferred.open_savepoint(self.conn)?;
-                deferred.execute(self.conn)
-            }
-            _ => Ok(()),
-        }
+        self.execute_waiting_if(|deferred| deferred.len() >= MAX_UNSENT)
     }
 
     /// Before a write that does not wait: the savepoint opens (the command could still fail)
     /// and the waiting rows go first.
     fn before_write(&mut self) -> StoreResult<()> {
-        match self.deferred.as_deref_mut() {
-            Some(deferred) => {
-                deferred.open_savepoint(self.conn)?;
-                deferred.execute(self.conn)
-            }
-            None => Ok(()),
-        }
+        self.execute_waiting_if(|_| true)
     }
 }
 
@@ -1173,8 +1173,7 @@ impl Tx for SqliteTx<'_> {
         // What waits now is the job's, before the command: it goes in, so that what waits
         // when the command ends is the command's.
         if !deferred.is_empty() {
-            deferred.open_savepoint(self.conn)?;
-            deferred.execute(self.conn)?;
+            deferred.execute_under_savepoint(self.conn)?;
         }
         deferred.command = Some(false);
         Ok(())
