@@ -264,6 +264,18 @@ impl Movement {
         id
     }
 
+    /// Marks one of this movement's balance transactions as paid out already (an automatic
+    /// payout's own), so that it is written once, in its final state.
+    pub fn mark_swept(&mut self, balance_transaction: &str) {
+        if let Some((_, txn)) = self
+            .balance_transactions
+            .iter_mut()
+            .find(|(_, txn)| txn.id == balance_transaction)
+        {
+            txn.sweep.swept = true;
+        }
+    }
+
     /// Checks the postings balance, then writes them and their balance transactions.
     pub fn commit(self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<()> {
         let total: i64 = self.postings.iter().map(|posting| posting.amount).sum();

@@ -373,6 +373,10 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
             payout: Some(&id),
         },
     );
+    if new.automatic {
+        // The run that opens it has paid it out: nothing later may sweep it.
+        movement.mark_swept(&balance_transaction);
+    }
     movement.operator(operator::PAYOUTS_IN_TRANSIT, new.amount);
     if fee > 0 {
         movement.operator(operator::INSTANT_PAYOUT_FEES, fee);
@@ -912,11 +916,6 @@ pub fn sweep(
         for id in &ids {
             mark_swept(tx, id, Some(&payout_id))?;
         }
-        mark_swept(
-            tx,
-            payout["balance_transaction"].as_str().unwrap_or_default(),
-            Some(&payout_id),
-        )?;
         swept_ids.extend(ids);
         outcome.payouts += 1;
     }

@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_alloc;
+mod sqlite_checkpoint;
 
 use std::sync::Arc;
 

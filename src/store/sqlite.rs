@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::sqlite_checkpoint::WalRestart;
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, DeliveryAttempt, Document, FieldValue,
     IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
@@ -92,16 +93,22 @@ impl SqliteStore {
                 path.display()
             )
         })?;
-        // A checkpoint thread copies the WAL back beside the writer, so the writer's own
-        // (automatic) checkpoint, which stalls every request of its batch, finds little left to
-        // copy; it still runs, because only the writer can complete one and let the WAL restart
-        // from the top instead of growing without end.
-        writer.pragma_update(None, "wal_autocheckpoint", 4096)?;
+        // The writer checkpoints only a short tail, when the checkpoint thread says so (see
+        // `sqlite_checkpoint`); its automatic checkpoint is a backstop.
+        writer.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            super::sqlite_checkpoint::WRITER_AUTOCHECKPOINT_FRAMES,
+        )?;
+        let wal_restart = WalRestart::default();
         let checkpointer = Connection::open(&path)?;
         checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        let database = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {} to sync it", path.display()))?;
+        let passes = wal_restart.clone();
         std::thread::Builder::new()
             .name("sluice-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpointer))
+            .spawn(move || passes.run_passes(checkpointer, database))
             .context("cannot start the checkpoint thread")?;
         // The syncer makes each commit durable before it is acknowledged (see `run_syncer`).
         writer.pragma_update(None, "synchronous", "NORMAL")?;
@@ -119,7 +126,7 @@ impl SqliteStore {
         };
         std::thread::Builder::new()
             .name("sluice-writer".into())
-            .spawn(move || run_writer(writer, queues, committed))
+            .spawn(move || run_writer(writer, queues, committed, wal_restart))
             .context("cannot start the writer thread")?;
         Ok(SqliteStore {
             path,
@@ -169,18 +176,6 @@ impl SqliteStore {
             }
         }
         result
-    }
-}
-
-/// Copies the WAL back into the database every few hundred milliseconds without blocking the
-/// writer (PASSIVE); the WAL restarts from the top once a checkpoint has caught up. The thread
-/// ends with the process.
-fn run_checkpoints(conn: Connection) {
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "WAL checkpoint failed");
-        }
     }
 }
 
@@ -269,7 +264,12 @@ impl WriterQueues {
     }
 }
 
-fn run_writer(conn: Connection, queues: WriterQueues, synced: Sender<Vec<super::Deliver>>) {
+fn run_writer(
+    conn: Connection,
+    queues: WriterQueues,
+    synced: Sender<Vec<super::Deliver>>,
+    wal_restart: WalRestart,
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut deliveries = Vec::with_capacity(MAX_BATCH);
     while queues.next_batch(&mut batch) {
@@ -325,6 +325,7 @@ fn run_writer(conn: Connection, queues: WriterQueues, synced: Sender<Vec<super::
                 deliver(Some(StoreError::Closed));
             }
         }
+        wal_restart.run_if_due(&conn);
     }
 }
 
