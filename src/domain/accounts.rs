@@ -596,7 +596,7 @@ fn capability_docs(tx: &mut dyn Tx, ctx: &Ctx, account: &str) -> Result<Vec<Docu
 /// Re-evaluates requirements and capability statuses after anything the engine reads changed.
 pub fn refresh(tx: &mut dyn Tx, ctx: &Ctx, account: &mut Account) -> Result<()> {
     let people = persons::all(tx, ctx, &account.id)?;
-    let externals = external_accounts::all(tx, ctx, &account.id)?;
+    let externals: Vec<Value> = external_accounts::all(tx, ctx, &account.id)?;
     let capabilities = capability_docs(tx, ctx, &account.id)?;
     let mut capability_values = Vec::with_capacity(capabilities.len());
     for doc in &capabilities {
@@ -897,7 +897,7 @@ pub fn render(tx: &mut dyn Tx, ctx: &Ctx, account: &Account) -> Result<Value> {
         }
     }
     {
-        let mut externals = external_accounts::all(tx, ctx, &account.id)?;
+        let mut externals: Vec<Value> = external_accounts::all(tx, ctx, &account.id)?;
         for external in &mut externals {
             external_accounts::public_view(external);
         }

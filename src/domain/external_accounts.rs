@@ -309,8 +309,13 @@ pub fn public_view(external: &mut Value) {
     super::docs::strip_private(external);
 }
 
-/// All live external accounts of `account`, newest first.
-pub fn all(tx: &mut dyn Tx, ctx: &Ctx, account: &str) -> Result<Vec<Value>> {
+/// All live external accounts of `account`, newest first, read as `T` (a `Value`, or only the
+/// fields a caller uses).
+pub fn all<T: serde::de::DeserializeOwned>(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: &str,
+) -> Result<Vec<T>> {
     let request = docs::PageRequest {
         limit: 1_000,
         ..Default::default()
@@ -357,7 +362,7 @@ pub fn create(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let existing = all(tx, ctx, account)?;
+    let existing: Vec<Value> = all(tx, ctx, account)?;
     let first_of_currency = !existing
         .iter()
         .any(|other| other["currency"] == currency.as_str());

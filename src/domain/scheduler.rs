@@ -46,6 +46,10 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
     let platform = base.scope.platform.clone();
     let livemode = base.scope.livemode;
     let mut state = clock::load(tx, &platform, livemode, true)?;
+    if state.processed_through.is_some_and(|done| done >= up_to) {
+        // A step queued behind the one that finished the run (`catch_up` keeps one waiting).
+        return Ok(false);
+    }
     let from = state.processed_through.unwrap_or(up_to);
     let boundary = (from.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS;
     let end = boundary.min(up_to).max(from);

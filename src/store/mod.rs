@@ -497,6 +497,19 @@ where
     (job, receiver)
 }
 
+/// A queued write's answer, once its changes are durable (`Store::write_queued`).
+pub struct PendingWrite<T, E> {
+    receiver: tokio::sync::oneshot::Receiver<Result<T, E>>,
+}
+
+impl<T, E: From<StoreError>> PendingWrite<T, E> {
+    pub async fn answer(self) -> Result<T, E> {
+        self.receiver
+            .await
+            .unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+    }
+}
+
 /// Read transactions running at once, at most: each holds a pooled connection, and a read past
 /// the pool would open (and close) a connection of its own, which cost a third of the CPU of
 /// webhook delivery in profiles (on PostgreSQL it is a new server process each time).
@@ -552,6 +565,12 @@ impl Store {
         )
     }
 
+    /// Whether writes run one at a time in the order they were queued (the embedded store's
+    /// single writer), so that queued commands never wait on each other's locks.
+    pub fn writes_in_queue_order(&self) -> bool {
+        matches!(&*self.backend, Backend::Sqlite(_))
+    }
+
     pub fn kind(&self) -> &'static str {
         match &*self.backend {
             Backend::Sqlite(_) => "sqlite",
@@ -581,7 +600,34 @@ impl Store {
         self.submit_write(command, true).await
     }
 
+    /// Queues a command as `write` does and returns once it is queued, with its answer still to
+    /// come (`PendingWrite::answer`): a caller can queue the next command behind it, and the
+    /// writer runs that one while this one's commit is made durable. Commands queued one after
+    /// another by one caller run in that order on the embedded store; on PostgreSQL they may
+    /// run at once on different connections (`writes_in_queue_order`).
+    pub async fn write_queued<T, E, F>(&self, command: F) -> Result<PendingWrite<T, E>, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.queue_write(command, false).await
+    }
+
     async fn submit_write<T, E, F>(&self, command: F, background: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.queue_write(command, background).await?.answer().await
+    }
+
+    async fn queue_write<T, E, F>(
+        &self,
+        command: F,
+        background: bool,
+    ) -> Result<PendingWrite<T, E>, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -594,9 +640,7 @@ impl Store {
             Backend::Postgres(store) if background => store.submit_background(job)?,
             Backend::Postgres(store) => store.submit(job).await?,
         }
-        receiver
-            .await
-            .unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+        Ok(PendingWrite { receiver })
     }
 
     /// Runs a command in a read-only transaction (a consistent snapshot).

@@ -1,16 +1,22 @@
 //! Running a platform's clock: catching scheduled work up to the clock's time (after an advance,
 //! and every second on wall time from a background task).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ApiError, App};
+use crate::domain::events::Recorder;
 use crate::domain::scheduler::{self, Report};
 use crate::domain::{self, Ctx};
-use crate::store::{Scope, Tx};
+use crate::store::{PendingWrite, Scope, Tx};
 
 /// How often the background task catches every platform's clock up with wall time.
 const TICK_MS: u64 = 1_000;
+/// Steps of one run queued at once on the embedded store: the running one and the next.
+const STEPS_QUEUED: usize = 2;
+
+type QueuedStep = (PendingWrite<(bool, Report), ApiError>, Arc<Recorder>);
 
 impl App {
     fn clock_ctx(&self, platform: &str, livemode: bool) -> Ctx {
@@ -53,27 +59,64 @@ impl App {
         let base = self.clock_ctx(platform, livemode);
         let up_to = base.now;
         let mut report = Report::default();
-        loop {
-            // Each step is its own transaction: its events are published once it commits.
-            let recorder = self.hub.recorder();
-            let base = Ctx {
-                events: recorder.clone(),
-                ..base.clone()
+        // The first step alone: on a platform's first run it creates the clock's record, which
+        // a second step running beside it on PostgreSQL would create too.
+        let mut queued = VecDeque::from([self.queue_step(&base, up_to).await?]);
+        // On PostgreSQL a queued step would wait on another connection for the running one's
+        // lock on the clock, holding up the rest of that connection's batch.
+        let steps_queued = if self.store.writes_in_queue_order() {
+            STEPS_QUEUED
+        } else {
+            1
+        };
+        let mut failure = None;
+        while let Some((next, recorder)) = queued.pop_front() {
+            let (more, step) = match next.answer().await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    // What is queued behind still runs; its answers are awaited all the same.
+                    failure.get_or_insert(error);
+                    continue;
+                }
             };
-            let (more, step) = self
-                .store
-                .write(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
-                    let mut step = Report::default();
-                    let more = scheduler::step(tx, &base, up_to, &mut step)?;
-                    Ok((more, step))
-                })
-                .await?;
             recorder.publish();
             report.add(&step);
-            if !more {
-                return Ok(report);
+            // Once the run is finished, what is still queued finds so (`scheduler::step`) and
+            // does nothing. Until then one step waits behind the running one, so that the
+            // writer goes on to it while the running one's commit is made durable: 0.5 s of a
+            // 30-day advance over 10,000 accounts was spent waiting on the disk between steps.
+            while more && failure.is_none() && queued.len() < steps_queued {
+                match self.queue_step(&base, up_to).await {
+                    Ok(step) => queued.push_back(step),
+                    Err(error) => {
+                        failure = Some(error);
+                    }
+                }
             }
         }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// Queues one step (its own transaction), with the recorder of its events, which the
+    /// caller publishes once the step is durable.
+    async fn queue_step(&self, base: &Ctx, up_to: i64) -> Result<QueuedStep, ApiError> {
+        let recorder = self.hub.recorder();
+        let base = Ctx {
+            events: recorder.clone(),
+            ..base.clone()
+        };
+        let pending = self
+            .store
+            .write_queued(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
+                let mut step = Report::default();
+                let more = scheduler::step(tx, &base, up_to, &mut step)?;
+                Ok((more, step))
+            })
+            .await?;
+        Ok((pending, recorder))
     }
 
     /// Keeps every platform's scheduled work caught up with its clock, for as long as the
