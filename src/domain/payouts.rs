@@ -14,7 +14,7 @@
 //! midnight UTC; instant ones at once.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::accounts::{self, Account};
 use super::docs::{self, NewDoc};
@@ -706,7 +706,9 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
         return Ok(());
     };
     let mut payout: Value = docs::from_json(&doc)?;
-    let before = payout.clone();
+    // What the timer changes, with the old values: `payout.updated`'s previous_attributes
+    // (a copy of the whole payout to compare after was a twentieth of a payout run).
+    let mut previous = Map::new();
     // The payout's events happen in the account it belongs to.
     let ctx = &Ctx {
         scope: Scope {
@@ -721,7 +723,7 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
     let mut outcome: Option<&'static str> = None;
     match timer.kind.as_str() {
         TIMER_IN_TRANSIT if status == "pending" => {
-            payout["status"] = json!("in_transit");
+            change(&mut payout, &mut previous, "status", json!("in_transit"));
         }
         TIMER_SETTLE if status == "pending" || status == "in_transit" => {
             let failure = payout["_sluice"]["payout_failure"]
@@ -731,27 +733,41 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
                 Some(code) => {
                     let txn = return_funds(tx, ctx, &payout, "payout_failure")?;
                     outcome = Some("payout.failed");
-                    payout["status"] = json!("failed");
-                    payout["failure_balance_transaction"] = json!(txn);
-                    payout["failure_message"] = json!(payout_failure_message(&code));
-                    payout["failure_code"] = json!(code);
+                    change(&mut payout, &mut previous, "status", json!("failed"));
+                    let message = json!(payout_failure_message(&code));
+                    change(
+                        &mut payout,
+                        &mut previous,
+                        "failure_balance_transaction",
+                        json!(txn),
+                    );
+                    change(&mut payout, &mut previous, "failure_message", message);
+                    change(&mut payout, &mut previous, "failure_code", json!(code));
                 }
                 None => {
                     let amount = payout["amount"].as_i64().unwrap_or(0);
                     let currency = payout["currency"].as_str().unwrap_or_default();
                     arrivals.add(ctx.now, currency, amount);
-                    payout["status"] = json!("paid");
+                    change(&mut payout, &mut previous, "status", json!("paid"));
                     outcome = Some("payout.paid");
                 }
             }
             if payout["automatic"] == true {
-                payout["reconciliation_status"] = json!("completed");
+                let completed = json!("completed");
+                change(
+                    &mut payout,
+                    &mut previous,
+                    "reconciliation_status",
+                    completed,
+                );
             }
         }
         _ => return Ok(()),
     }
     docs::save(tx, &timer.target, &payout)?;
-    events::record_update(tx, ctx, "payout.updated", &before, &payout)?;
+    if !previous.is_empty() {
+        events::record_in(tx, ctx, None, "payout.updated", &payout, Some(previous))?;
+    }
     if let Some(outcome) = outcome {
         events::record(tx, ctx, outcome, &payout)?;
         if payout["automatic"] == true {
@@ -759,6 +775,15 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
         }
     }
     Ok(())
+}
+
+/// Sets a top-level field of a payout, keeping its old value in `previous` if it changes (as
+/// `events::previous_attributes` would find it: a field that was missing was null).
+fn change(payout: &mut Value, previous: &mut Map<String, Value>, key: &str, value: Value) {
+    let old = std::mem::replace(&mut payout[key], value);
+    if payout[key] != old {
+        previous.insert(key.to_string(), old);
+    }
 }
 
 /// Whether an account's schedule pays out on the day starting at `day` (midnight UTC).
@@ -1020,6 +1045,47 @@ pub fn reconciliation_filter(payout: String) -> (&'static str, FieldValue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timers_changes_are_the_previous_attributes_a_comparison_finds() {
+        let before = json!({
+            "id": "po_1",
+            "amount": 100,
+            "status": "in_transit",
+            "failure_code": null,
+            "reconciliation_status": "in_progress",
+            "_sluice": {"payout_failure": "account_closed"},
+        });
+        let mut payout = before.clone();
+        let mut previous = Map::new();
+        change(&mut payout, &mut previous, "status", json!("failed"));
+        change(
+            &mut payout,
+            &mut previous,
+            "failure_code",
+            json!("account_closed"),
+        );
+        // Unchanged: left out.
+        change(
+            &mut payout,
+            &mut previous,
+            "reconciliation_status",
+            json!("in_progress"),
+        );
+        // Missing before: null.
+        change(
+            &mut payout,
+            &mut previous,
+            "failure_message",
+            json!("closed"),
+        );
+        assert_eq!(payout["failure_message"], "closed");
+        assert_eq!(
+            Some(previous),
+            events::previous_attributes(&before, &payout),
+            "{payout}"
+        );
+    }
 
     #[test]
     fn civil_dates_match_known_days() {
