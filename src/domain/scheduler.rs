@@ -1,8 +1,9 @@
 //! Work that falls due on a platform's clock: payout lifecycle timers, the payout schedules of
 //! connected accounts (one run per day boundary, midnight UTC), and releasing Connect reserves
-//! of accounts that earned again. Runs in steps of at most one day, each one transaction, in
-//! order: the clock advance runs them all before it answers; a background ticker runs them on
-//! wall time.
+//! of accounts that earned again. Runs in steps of at most one day, each one command (on the
+//! embedded store the next step is queued behind the running one, and two may share a commit),
+//! in order: the clock advance runs them all before it answers; a background ticker runs them
+//! on wall time.
 
 use serde::Serialize;
 
