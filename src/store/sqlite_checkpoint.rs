@@ -26,9 +26,10 @@ use rusqlite::Connection;
 const RESTART_FRAMES: i64 = 16_384;
 /// The writer's own automatic checkpoint stays only as a backstop, should the checkpoint thread
 /// be gone: it runs inside the commit that crosses it, on the writer, and copies the whole WAL.
-/// One transaction of a clock advance over 10,000 accounts writes about 30,000 frames; at two
-/// RESTART_FRAMES its commit took 0.96 s instead of 0.25 s.
-pub const WRITER_AUTOCHECKPOINT_FRAMES: i64 = 64 * RESTART_FRAMES;
+/// One transaction of a clock advance over 10,000 accounts writes about 30,000 frames; with the
+/// backstop at two RESTART_FRAMES its commit took 0.96 s instead of 0.25 s. At sixteen (1 GiB)
+/// only a day's run over some 80,000 accounts reaches it.
+pub const WRITER_AUTOCHECKPOINT_FRAMES: i64 = 16 * RESTART_FRAMES;
 /// Pause between two background passes: short, so that the writer's tail stays small.
 const PASS_INTERVAL_MS: u64 = 50;
 /// Passes skipped waiting for the writer's turn before the thread checkpoints anyway (an idle
