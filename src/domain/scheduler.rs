@@ -64,9 +64,10 @@ pub fn step(tx: &mut dyn Tx, base: &Ctx, up_to: i64, report: &mut Report) -> Res
         for timer in &due {
             let ctx = Ctx::system(base, &platform, timer.due_at.max(from));
             payouts::run_timer(tx, &ctx, timer, &mut arrivals)?;
-            tx.timer_remove(timer.id)?;
             report.timers_run += 1;
         }
+        let ran: Vec<i64> = due.iter().map(|timer| timer.id).collect();
+        tx.timers_remove(&ran)?;
     }
     arrivals.post(tx, &Ctx::system(base, &platform, end))?;
     if end > from {

@@ -382,7 +382,9 @@ pub trait Tx {
         up_to: i64,
         limit: usize,
     ) -> StoreResult<Vec<Timer>>;
-    fn timer_remove(&mut self, id: i64) -> StoreResult<()>;
+    /// Removes timers that ran (a scheduler step's page of them at once: one round trip on
+    /// PostgreSQL).
+    fn timers_remove(&mut self, ids: &[i64]) -> StoreResult<()>;
 
     /// Notes that `account`'s balance may have something to pay out from `since` on (keeps the
     /// earliest moment when the account is already noted).

@@ -442,7 +442,7 @@ impl Tx for FailingTx {
     fn timers_due(&mut self, _: &str, _: bool, _: i64, _: usize) -> StoreResult<Vec<Timer>> {
         closed()
     }
-    fn timer_remove(&mut self, _: i64) -> StoreResult<()> {
+    fn timers_remove(&mut self, _: &[i64]) -> StoreResult<()> {
         closed()
     }
     fn payout_candidate_mark(&mut self, _: &str, _: bool, _: &str, _: i64) -> StoreResult<()> {
@@ -944,9 +944,12 @@ impl Tx for PgTx<'_, '_> {
             .collect())
     }
 
-    fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
-        let statement = self.statement("DELETE FROM timers WHERE id = $1")?;
-        self.tx()?.execute(&statement, &[&id])?;
+    fn timers_remove(&mut self, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let statement = self.statement("DELETE FROM timers WHERE id = ANY($1)")?;
+        self.tx()?.execute(&statement, &[&ids])?;
         Ok(())
     }
 

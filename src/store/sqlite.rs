@@ -812,12 +812,14 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn timer_remove(&mut self, id: i64) -> StoreResult<()> {
+    fn timers_remove(&mut self, ids: &[i64]) -> StoreResult<()> {
         self.before_write()?;
         let mut statement = self
             .conn
             .prepare_cached("DELETE FROM timers WHERE id = ?1")?;
-        statement.execute([id])?;
+        for id in ids {
+            statement.execute([id])?;
+        }
         Ok(())
     }
 
