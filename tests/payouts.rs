@@ -146,4 +146,112 @@ async fn operator_covers_what_a_stripe_liable_account_owes(app: TestApp) {
     assert_eq!(losses, -2000);
 }
 
-store_tests!(operator_covers_what_a_stripe_liable_account_owes);
+/// A verified custom account (the platform pays its fees, so Connect pricing applies) with the
+/// default schedule: daily payouts.
+async fn payable_custom_account(app: &TestApp) -> String {
+    let account = app
+        .account(&format!(
+            "type=custom&country=US&business_type=individual\
+             &capabilities[card_payments][requested]=true&capabilities[transfers][requested]=true\
+             &tos_acceptance[date]=1700000000&tos_acceptance[ip]=127.0.0.1&{VERIFIED_INDIVIDUAL}"
+        ))
+        .await;
+    assert_eq!(account["payouts_enabled"], true, "{account}");
+    assert_eq!(account["controller"]["fees"]["payer"], "application_custom");
+    account["id"].as_str().unwrap().to_string()
+}
+
+/// A day's work split over many transactions (two accounts at most in each) pays out exactly
+/// what one transaction would: one payout per account, and the platform's Connect fees for the
+/// day charged once, not once per transaction.
+async fn a_day_run_in_small_steps_pays_out_and_charges_fees_once(app: TestApp) {
+    let mut accounts = Vec::new();
+    for _ in 0..3 {
+        let acct = payable_custom_account(&app).await;
+        app.post(
+            "/v1/payment_intents",
+            &format!(
+                "amount=10000&currency=usd&payment_method=pm_card_bypassPending&confirm=true\
+                 &transfer_data[destination]={acct}"
+            ),
+            &[],
+        )
+        .await
+        .ok();
+        assert_eq!(
+            available(&app, &[("stripe-account", acct.as_str())]).await,
+            10000
+        );
+        accounts.push(acct);
+    }
+    app.app.as_ref().expect("the app").set_clock_chunk(2);
+    let since = clock_now(&app).await;
+    let target = (since / DAY + 1) * DAY + 60;
+    let advanced = app
+        .post(
+            "/v1/test_helpers/clock/advance",
+            &format!("to={target}"),
+            &[],
+        )
+        .await;
+    let ran = advanced.ok()["ran"].clone();
+    // Up to midnight: two steps for three accounts; then the minute after it.
+    assert_eq!(ran["steps"], 3, "{ran}");
+    assert_eq!(ran["payout_days"], 1, "{ran}");
+    assert_eq!(ran["payouts_created"], 3, "{ran}");
+    for acct in &accounts {
+        let on_account = [("stripe-account", acct.as_str())];
+        assert_eq!(available(&app, &on_account).await, 0);
+        let payouts = app.get("/v1/payouts", &on_account).await;
+        let amounts: Vec<i64> = payouts.ok()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|payout| payout["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(amounts, vec![10000], "{acct}");
+    }
+    let fees = app
+        .get(
+            &format!("/v1/balance_transactions?type=stripe_fee&created[gte]={since}"),
+            &[],
+        )
+        .await;
+    let mut fees: Vec<(i64, String)> = fees.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|txn| {
+            (
+                txn["amount"].as_i64().unwrap(),
+                txn["description"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    fees.sort();
+    assert_eq!(fees.len(), 2, "{fees:?}");
+    assert_eq!(fees[0].0, -600, "the active-account fee of three accounts");
+    assert!(
+        fees[0]
+            .1
+            .starts_with("Connect active account fees: 3 accounts"),
+        "{fees:?}"
+    );
+    assert_eq!(
+        fees[1].0,
+        -3 * (25 + 25),
+        "0.25% of 10000 plus 25 cents, three times"
+    );
+    assert!(
+        fees[1].1.starts_with("Connect payout fees: 3 payouts on"),
+        "{fees:?}"
+    );
+    let store = app.store.clone().expect("the store");
+    let problems = store.read(|tx| tx.verify_ledger()).await.unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+store_tests!(
+    operator_covers_what_a_stripe_liable_account_owes,
+    a_day_run_in_small_steps_pays_out_and_charges_fees_once
+);

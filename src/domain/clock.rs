@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::docs::{self, NewDoc};
 use super::objects::CLOCK;
+use super::payouts::ConnectFees;
 use super::{accounts, Ctx, Error, ErrorKind, Result};
 use crate::store::{Scope, Tx};
 
@@ -21,6 +22,37 @@ pub struct ClockState {
     pub offset_seconds: i64,
     /// Scheduled work (timers, payout days) has run up to this moment.
     pub processed_through: Option<i64>,
+    /// The span after `processed_through` whose work is part done (it runs in chunks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_run: Option<SpanRun>,
+}
+
+/// How far the work of one span (at most a day) has gone: each chunk of it is one transaction,
+/// so no run holds the store's writer for long, and the next chunk starts where this one
+/// stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRun {
+    /// The end of the span (a day boundary, or the clock's time when that came first).
+    pub end: i64,
+    pub phase: Phase,
+    /// The last account the phase dealt with (accounts go in id order).
+    #[serde(default)]
+    pub after_account: String,
+    /// The Connect fees of the day's payouts so far: charged once, when the payouts are done.
+    #[serde(default)]
+    pub fees: ConnectFees,
+}
+
+/// The parts of a span's work, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Payout lifecycle timers due by the span's end.
+    Timers,
+    /// `balance.available` for the accounts whose funds became available in the span.
+    Announcements,
+    /// The automatic payouts of the day the span ends on.
+    Payouts,
 }
 
 pub fn doc_id(platform: &str, livemode: bool) -> String {
@@ -43,6 +75,7 @@ pub fn load(tx: &mut dyn Tx, platform: &str, livemode: bool, lock: bool) -> Resu
             livemode,
             offset_seconds: 0,
             processed_through: None,
+            span_run: None,
         }),
     }
 }

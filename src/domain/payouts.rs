@@ -13,7 +13,7 @@
 //! `in_transit`, then `paid` or `failed` at `arrival_date`. Standard payouts arrive at the next
 //! midnight UTC; instant ones at once.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::accounts::{self, Account};
@@ -240,19 +240,24 @@ struct NewPayout<'a> {
 /// The operator's Connect fees the platform owes for payouts to accounts whose fees it pays: a
 /// fee per payout, and the monthly active-account fee with an account's first payout of a
 /// month. A scheduled run adds up its payouts' fees and charges them once per currency; a payout
-/// made by hand is charged on its own.
-#[derive(Debug, Default)]
+/// made by hand is charged on its own. A run kept in chunks carries it in the clock's record
+/// between them, so it holds counts and the one payout a single fee is described by, not a list.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectFees {
     by_currency: Vec<ConnectFeeTotals>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct ConnectFeeTotals {
     currency: String,
     payout_fees: i64,
-    payouts: Vec<(String, String)>,
+    payouts: u64,
+    /// The first payout and its account (the description when it is the only one).
+    first_payout: (String, String),
     active_fees: i64,
-    active_accounts: Vec<String>,
+    active_accounts: u64,
+    /// The first account charged the active-account fee.
+    first_active_account: String,
 }
 
 impl ConnectFees {
@@ -294,21 +299,24 @@ impl ConnectFees {
                 self.by_currency.push(ConnectFeeTotals {
                     currency: currency.to_string(),
                     payout_fees: 0,
-                    payouts: Vec::new(),
+                    payouts: 0,
+                    first_payout: (payout.to_string(), account.to_string()),
                     active_fees: 0,
-                    active_accounts: Vec::new(),
+                    active_accounts: 0,
+                    first_active_account: String::new(),
                 });
                 self.by_currency.len() - 1
             }
         };
         let totals = &mut self.by_currency[index];
         totals.payout_fees += ctx.pricing.connect_payout_fee(amount, currency);
-        totals
-            .payouts
-            .push((payout.to_string(), account.to_string()));
+        totals.payouts += 1;
         if first_of_month {
             totals.active_fees += ctx.pricing.connect_active_account_fee(currency);
-            totals.active_accounts.push(account.to_string());
+            if totals.active_accounts == 0 {
+                totals.first_active_account = account.to_string();
+            }
+            totals.active_accounts += 1;
         }
         Ok(())
     }
@@ -318,19 +326,21 @@ impl ConnectFees {
         let platform = ctx.scope.platform.clone();
         let (year, month, day) = civil_from_days(ctx.now.div_euclid(DAY_SECONDS));
         for totals in self.by_currency {
-            let payout_fee = match totals.payouts.as_slice() {
-                [(payout, account)] => format!("Connect payout fee: {payout} to {account}"),
-                many => format!(
-                    "Connect payout fees: {} payouts on {year}-{month:02}-{day:02}",
-                    many.len()
-                ),
+            let payout_fee = match totals.payouts {
+                1 => {
+                    let (payout, account) = &totals.first_payout;
+                    format!("Connect payout fee: {payout} to {account}")
+                }
+                many => {
+                    format!("Connect payout fees: {many} payouts on {year}-{month:02}-{day:02}")
+                }
             };
-            let active_fee = match totals.active_accounts.as_slice() {
-                [account] => format!("Connect active account fee: {account}, {year}-{month:02}"),
-                many => format!(
-                    "Connect active account fees: {} accounts, {year}-{month:02}",
-                    many.len()
+            let active_fee = match totals.active_accounts {
+                1 => format!(
+                    "Connect active account fee: {}, {year}-{month:02}",
+                    totals.first_active_account
                 ),
+                many => format!("Connect active account fees: {many} accounts, {year}-{month:02}"),
             };
             for (fee, description) in [
                 (totals.payout_fees, payout_fee),

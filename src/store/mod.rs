@@ -358,12 +358,14 @@ pub trait Tx {
     /// Checks every ledger invariant; returns one line per violation.
     fn verify_ledger(&mut self) -> StoreResult<Vec<String>>;
     /// Stripe accounts (`acct_...`, of every platform) with postings that become available in
-    /// `(after, up_to]`.
+    /// `(from, up_to]`: at most `limit`, in id order after `after_account`.
     fn accounts_available_between(
         &mut self,
         livemode: bool,
-        after: i64,
+        from: i64,
         up_to: i64,
+        after_account: &str,
+        limit: usize,
     ) -> StoreResult<Vec<String>>;
     /// Non-zero totals of the ledger accounts whose name starts with `prefix`.
     fn ledger_totals_with_prefix(

@@ -436,7 +436,14 @@ impl Tx for FailingTx {
     fn timer_add(&mut self, _: &Timer) -> StoreResult<()> {
         closed()
     }
-    fn accounts_available_between(&mut self, _: bool, _: i64, _: i64) -> StoreResult<Vec<String>> {
+    fn accounts_available_between(
+        &mut self,
+        _: bool,
+        _: i64,
+        _: i64,
+        _: &str,
+        _: usize,
+    ) -> StoreResult<Vec<String>> {
         closed()
     }
     fn timers_due(&mut self, _: &str, _: bool, _: i64, _: usize) -> StoreResult<Vec<Timer>> {
@@ -886,15 +893,21 @@ impl Tx for PgTx<'_, '_> {
     fn accounts_available_between(
         &mut self,
         livemode: bool,
-        after: i64,
+        from: i64,
         up_to: i64,
+        after_account: &str,
+        limit: usize,
     ) -> StoreResult<Vec<String>> {
         let statement = self.statement(
             "SELECT DISTINCT ledger_account FROM ledger_balances
              WHERE livemode = $1 AND available_on > $2 AND available_on <= $3
-               AND ledger_account >= 'acct_' AND ledger_account < 'acct`'",
+               AND ledger_account > GREATEST($4, 'acct_') AND ledger_account < 'acct`'
+             ORDER BY ledger_account LIMIT $5",
         )?;
-        let rows = self.tx()?.query(&statement, &[&livemode, &after, &up_to])?;
+        let rows = self.tx()?.query(
+            &statement,
+            &[&livemode, &from, &up_to, &after_account, &(limit as i64)],
+        )?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 

@@ -759,16 +759,22 @@ impl Tx for SqliteTx<'_> {
     fn accounts_available_between(
         &mut self,
         livemode: bool,
-        after: i64,
+        from: i64,
         up_to: i64,
+        after_account: &str,
+        limit: usize,
     ) -> StoreResult<Vec<String>> {
         self.before_read()?;
         let mut statement = self.conn.prepare_cached(
             "SELECT DISTINCT ledger_account FROM ledger_balances
              WHERE livemode = ?1 AND available_on > ?2 AND available_on <= ?3
-               AND ledger_account >= 'acct_' AND ledger_account < 'acct`'",
+               AND ledger_account > max(?4, 'acct_') AND ledger_account < 'acct`'
+             ORDER BY ledger_account LIMIT ?5",
         )?;
-        let rows = statement.query_map(params![livemode, after, up_to], |row| row.get(0))?;
+        let rows = statement.query_map(
+            params![livemode, from, up_to, after_account, limit as i64],
+            |row| row.get(0),
+        )?;
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
 

@@ -2,6 +2,7 @@
 //! snapshot) and `write` (one transaction, with Stripe's idempotency guarantees).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::{HeaderValue, StatusCode};
@@ -50,6 +51,8 @@ pub struct App {
     clock_offsets: RwLock<HashMap<String, i64>>,
     /// One catch-up at a time per platform clock (an advance waits for the ticker's).
     pub(crate) clock_runs: Mutex<HashMap<(String, bool), ClockRun>>,
+    /// The most scheduled work one transaction of a clock run does (`scheduler::CHUNK`).
+    pub(crate) clock_chunk: AtomicUsize,
 }
 
 /// Removes an idempotency key from the in-flight set when its request ends, however it ends.
@@ -99,6 +102,7 @@ impl App {
             in_flight: Mutex::new(HashSet::new()),
             clock_offsets: RwLock::new(HashMap::new()),
             clock_runs: Mutex::new(HashMap::new()),
+            clock_chunk: AtomicUsize::new(crate::domain::scheduler::CHUNK),
         });
         app.reload_keys().await?;
         app.load_clocks().await?;

@@ -2,6 +2,7 @@
 //! and every second on wall time from a background task).
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +38,19 @@ impl App {
         }
     }
 
-    /// Runs, in order and one step (at most a day) per transaction, everything that fell due on
-    /// the platform's clock since the last run.
+    /// Runs, in order and in steps of bounded work (each its own transaction), everything that
+    /// fell due on the platform's clock since the last run.
     pub async fn catch_up(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
         let run = self.clock_run(platform, livemode);
         let _running = run.lock().await;
         self.catch_up_locked(platform, livemode).await
+    }
+
+    /// Sets the most scheduled work (timers run, accounts announced or swept) one transaction
+    /// of a clock run does. Smaller holds the writer for less time at once and takes more
+    /// commits; tests use it to run a day in several steps.
+    pub fn set_clock_chunk(&self, chunk: usize) {
+        self.clock_chunk.store(chunk.max(1), Ordering::Relaxed);
     }
 
     fn clock_run(&self, platform: &str, livemode: bool) -> Arc<tokio::sync::Mutex<()>> {
@@ -104,6 +112,7 @@ impl App {
     /// caller publishes once the step is durable.
     async fn queue_step(&self, base: &Ctx, up_to: i64) -> Result<QueuedStep, ApiError> {
         let recorder = self.hub.recorder();
+        let chunk = self.clock_chunk.load(Ordering::Relaxed);
         let base = Ctx {
             events: recorder.clone(),
             ..base.clone()
@@ -112,7 +121,7 @@ impl App {
             .store
             .write_queued(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
                 let mut step = Report::default();
-                let more = scheduler::step(tx, &base, up_to, &mut step)?;
+                let more = scheduler::step(tx, &base, up_to, chunk, &mut step)?;
                 Ok((more, step))
             })
             .await?;
