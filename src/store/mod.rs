@@ -501,7 +501,16 @@ where
     (job, receiver)
 }
 
-/// A queued write's answer, once its changes are durable (`Store::write_queued`).
+/// Which of the writer's inboxes a command goes to (see `write`, `write_background`,
+/// `write_scheduled`).
+#[derive(Clone, Copy)]
+enum Lane {
+    Api,
+    Background,
+    Scheduled,
+}
+
+/// A queued write's answer, once its changes are durable (`Store::write_scheduled`).
 pub struct PendingWrite<T, E> {
     receiver: tokio::sync::oneshot::Receiver<Result<T, E>>,
 }
@@ -589,7 +598,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        self.submit_write(command, false).await
+        self.submit_write(command, Lane::Api).await
     }
 
     /// `write` for work no request waits on (webhook bookkeeping): on the embedded store it
@@ -601,37 +610,34 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        self.submit_write(command, true).await
+        self.submit_write(command, Lane::Background).await
     }
 
-    /// Queues a command as `write` does and returns once it is queued, with its answer still to
-    /// come (`PendingWrite::answer`): a caller can queue the next command behind it, and the
-    /// writer runs that one while this one's commit is made durable. Commands queued one after
-    /// another by one caller run in that order on the embedded store; on PostgreSQL they may
-    /// run at once on different connections (`writes_in_queue_order`).
-    pub async fn write_queued<T, E, F>(&self, command: F) -> Result<PendingWrite<T, E>, E>
+    /// Queues a step of scheduled work (a clock run's) and returns once it is queued, with its
+    /// answer still to come (`PendingWrite::answer`): a caller can queue the next step behind
+    /// it, and the writer runs that one while this one's commit is made durable. Steps queued
+    /// one after another by one caller run in that order on the embedded store, each in a batch
+    /// of its own, taking turns with API commands; on PostgreSQL they run as API commands do,
+    /// and may run at once on different connections (`writes_in_queue_order`).
+    pub async fn write_scheduled<T, E, F>(&self, command: F) -> Result<PendingWrite<T, E>, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        self.queue_write(command, false).await
+        self.queue_write(command, Lane::Scheduled).await
     }
 
-    async fn submit_write<T, E, F>(&self, command: F, background: bool) -> Result<T, E>
+    async fn submit_write<T, E, F>(&self, command: F, lane: Lane) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        self.queue_write(command, background).await?.answer().await
+        self.queue_write(command, lane).await?.answer().await
     }
 
-    async fn queue_write<T, E, F>(
-        &self,
-        command: F,
-        background: bool,
-    ) -> Result<PendingWrite<T, E>, E>
+    async fn queue_write<T, E, F>(&self, command: F, lane: Lane) -> Result<PendingWrite<T, E>, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -639,10 +645,15 @@ impl Store {
     {
         let (job, receiver) = make_job(command, self.horizon.clone());
         match &*self.backend {
-            Backend::Sqlite(store) if background => store.submit_background(job)?,
-            Backend::Sqlite(store) => store.submit(job)?,
-            Backend::Postgres(store) if background => store.submit_background(job)?,
-            Backend::Postgres(store) => store.submit(job).await?,
+            Backend::Sqlite(store) => match lane {
+                Lane::Api => store.submit(job)?,
+                Lane::Background => store.submit_background(job)?,
+                Lane::Scheduled => store.submit_scheduled(job)?,
+            },
+            Backend::Postgres(store) => match lane {
+                Lane::Api | Lane::Scheduled => store.submit(job).await?,
+                Lane::Background => store.submit_background(job)?,
+            },
         }
         Ok(PendingWrite { receiver })
     }

@@ -4,6 +4,7 @@
 //! already runs the next batch. Throughput is not capped by the disk's fsync rate. Readers use
 //! their own connections (WAL lets them run beside the writer).
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -29,6 +30,7 @@ pub struct SqliteStore {
     path: PathBuf,
     queue: Sender<WriteJob>,
     background: Sender<WriteJob>,
+    scheduled: Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -120,9 +122,12 @@ impl SqliteStore {
             .context("cannot start the WAL sync thread")?;
         let (queue, jobs) = crossbeam_channel::unbounded::<WriteJob>();
         let (background, background_jobs) = crossbeam_channel::unbounded::<WriteJob>();
+        let (scheduled, scheduled_jobs) = crossbeam_channel::unbounded::<WriteJob>();
         let queues = WriterQueues {
             api: jobs,
             background: background_jobs,
+            scheduled: scheduled_jobs,
+            steps_turn: Cell::new(false),
         };
         std::thread::Builder::new()
             .name("sluice-writer".into())
@@ -132,6 +137,7 @@ impl SqliteStore {
             path,
             queue,
             background,
+            scheduled,
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -142,6 +148,10 @@ impl SqliteStore {
 
     pub(crate) fn submit_background(&self, job: WriteJob) -> StoreResult<()> {
         self.background.send(job).map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn submit_scheduled(&self, job: WriteJob) -> StoreResult<()> {
+        self.scheduled.send(job).map_err(|_| StoreError::Closed)
     }
 
     fn reader(&self) -> StoreResult<Connection> {
@@ -214,42 +224,76 @@ fn run_syncer(wal_path: PathBuf, committed: Receiver<Vec<super::Deliver>>) {
     }
 }
 
-/// The writer's two inboxes: commands of API requests first, background commands in the room
-/// they leave (see `BACKGROUND_PER_BUSY_BATCH`).
+/// The writer's inboxes: commands of API requests first, background commands in the room they
+/// leave (see `BACKGROUND_PER_BUSY_BATCH`), and steps of scheduled work (a clock run), each in a
+/// batch of its own.
 struct WriterQueues {
     api: Receiver<WriteJob>,
     background: Receiver<WriteJob>,
+    scheduled: Receiver<WriteJob>,
+    /// API commands had the last batch while a step waited: the step goes next.
+    steps_turn: Cell<bool>,
+}
+
+/// Which inbox woke the writer.
+#[derive(PartialEq)]
+enum Woke {
+    Api,
+    Background,
+    Scheduled,
 }
 
 impl WriterQueues {
-    /// The next batch, waiting for a first command; `false` once both inboxes are closed.
+    /// The next batch, waiting for a first command; `false` once the inboxes are closed.
+    ///
+    /// A step of scheduled work can hold the writer for a tenth of a second or more, and API
+    /// commands that share its batch wait for its commit. So a step never shares a batch with
+    /// API commands, and when both wait they take turns: an API command waits for at most one
+    /// step, and a step for at most one batch of API commands.
     fn next_batch(&self, batch: &mut Vec<WriteJob>) -> bool {
-        let mut api_commands = 0;
-        if self.api.is_empty() && self.background.is_empty() {
-            crossbeam_channel::select! {
-                recv(self.api) -> job => match job {
+        let mut woke = None;
+        if self.api.is_empty() && self.background.is_empty() && self.scheduled.is_empty() {
+            let (job, inbox) = crossbeam_channel::select! {
+                recv(self.api) -> job => (job, Woke::Api),
+                recv(self.background) -> job => (job, Woke::Background),
+                recv(self.scheduled) -> job => (job, Woke::Scheduled),
+            };
+            let Ok(job) = job else {
+                return false;
+            };
+            batch.push(job);
+            woke = Some(inbox);
+        }
+        let step_now = match woke {
+            Some(Woke::Scheduled) => true,
+            Some(Woke::Api) => false,
+            _ if self.scheduled.is_empty() => false,
+            _ if self.api.is_empty() || self.steps_turn.get() => match self.scheduled.try_recv() {
+                Ok(job) => {
+                    batch.push(job);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        };
+        let mut api_commands = usize::from(woke == Some(Woke::Api));
+        if step_now {
+            self.steps_turn.set(false);
+        } else {
+            while batch.len() < MAX_BATCH {
+                match self.api.try_recv() {
                     Ok(job) => {
                         batch.push(job);
                         api_commands += 1;
                     }
-                    Err(_) => return false,
-                },
-                recv(self.background) -> job => match job {
-                    Ok(job) => batch.push(job),
-                    Err(_) => return false,
-                },
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match self.api.try_recv() {
-                Ok(job) => {
-                    batch.push(job);
-                    api_commands += 1;
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            self.steps_turn
+                .set(api_commands > 0 && !self.scheduled.is_empty());
         }
-        let share = if api_commands > 0 {
+        let share = if api_commands > 0 || step_now {
             BACKGROUND_PER_BUSY_BATCH
         } else {
             MAX_BATCH
@@ -1320,19 +1364,70 @@ mod tests {
         Box::new(|_| (true, Box::new(|_| {})))
     }
 
-    fn queues() -> (Sender<WriteJob>, Sender<WriteJob>, WriterQueues) {
+    fn all_queues() -> (
+        Sender<WriteJob>,
+        Sender<WriteJob>,
+        Sender<WriteJob>,
+        WriterQueues,
+    ) {
         let (api, api_jobs) = crossbeam_channel::unbounded();
         let (background, background_jobs) = crossbeam_channel::unbounded();
+        let (scheduled, scheduled_jobs) = crossbeam_channel::unbounded();
         let queues = WriterQueues {
             api: api_jobs,
             background: background_jobs,
+            scheduled: scheduled_jobs,
+            steps_turn: Cell::new(false),
         };
-        (api, background, queues)
+        (api, background, scheduled, queues)
+    }
+
+    #[test]
+    fn a_scheduled_step_has_a_batch_of_its_own_and_takes_turns_with_the_api() {
+        let (api, _background, scheduled, queues) = all_queues();
+        for _ in 0..3 {
+            scheduled.send(job()).unwrap();
+        }
+        for _ in 0..5 {
+            api.send(job()).unwrap();
+        }
+        let mut batch = Vec::new();
+        // API commands first, then a step alone, then the API commands that came meanwhile.
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(
+            (batch.len(), queues.api.len(), queues.scheduled.len()),
+            (5, 0, 3)
+        );
+        api.send(job()).unwrap();
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(
+            (batch.len(), queues.api.len(), queues.scheduled.len()),
+            (1, 1, 2)
+        );
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(
+            (batch.len(), queues.api.len(), queues.scheduled.len()),
+            (1, 0, 2)
+        );
+        // With no API command waiting, steps go one per batch.
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!((batch.len(), queues.scheduled.len()), (1, 1));
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!((batch.len(), queues.scheduled.len()), (1, 0));
+        // A step that wakes the writer runs alone too.
+        scheduled.send(job()).unwrap();
+        batch.clear();
+        assert!(queues.next_batch(&mut batch));
+        assert_eq!(batch.len(), 1);
     }
 
     #[test]
     fn api_commands_keep_the_writer_and_background_still_moves() {
-        let (api, background, queues) = queues();
+        let (api, background, _scheduled, queues) = all_queues();
         for _ in 0..100 {
             api.send(job()).unwrap();
             background.send(job()).unwrap();
@@ -1475,12 +1570,12 @@ mod tests {
 
     #[test]
     fn the_writer_stops_when_its_inboxes_close() {
-        let (api, background, queues) = queues();
+        let (api, background, scheduled, queues) = all_queues();
         background.send(job()).unwrap();
         let mut batch = Vec::new();
         assert!(queues.next_batch(&mut batch));
         assert_eq!(batch.len(), 1);
-        drop((api, background));
+        drop((api, background, scheduled));
         batch.clear();
         assert!(!queues.next_batch(&mut batch));
     }

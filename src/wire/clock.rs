@@ -119,7 +119,7 @@ impl App {
         };
         let pending = self
             .store
-            .write_queued(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
+            .write_scheduled(move |tx: &mut dyn Tx| -> Result<(bool, Report), ApiError> {
                 let mut step = Report::default();
                 let more = scheduler::step(tx, &base, up_to, chunk, &mut step)?;
                 Ok((more, step))
