@@ -30,6 +30,16 @@ fn usd(balance: &Value, side: &str) -> i64 {
         .sum()
 }
 
+/// The `amount` of each object of a list.
+fn amounts(list: &Value) -> Vec<i64> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|object| object["amount"].as_i64().unwrap())
+        .collect()
+}
+
 async fn available(app: &TestApp, headers: &[(&str, &str)]) -> i64 {
     usd(app.get("/v1/balance", headers).await.ok(), "available")
 }
@@ -121,13 +131,7 @@ async fn operator_covers_what_a_stripe_liable_account_owes(app: TestApp) {
     let covered = app
         .get("/v1/balance_transactions?type=adjustment", &on_account)
         .await;
-    let amounts: Vec<i64> = covered.ok()["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|txn| txn["amount"].as_i64().unwrap())
-        .collect();
-    assert_eq!(amounts, vec![2000]);
+    assert_eq!(amounts(covered.ok()), vec![2000]);
     assert_eq!(available(&app, &[]).await, platform_before);
     // The operator's loss account carries it, and the ledger still balances.
     let store = app.store.clone().expect("the store");
@@ -203,13 +207,7 @@ async fn a_day_run_in_small_steps_pays_out_and_charges_fees_once(app: TestApp) {
         let on_account = [("stripe-account", acct.as_str())];
         assert_eq!(available(&app, &on_account).await, 0);
         let payouts = app.get("/v1/payouts", &on_account).await;
-        let amounts: Vec<i64> = payouts.ok()["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|payout| payout["amount"].as_i64().unwrap())
-            .collect();
-        assert_eq!(amounts, vec![10000], "{acct}");
+        assert_eq!(amounts(payouts.ok()), vec![10000], "{acct}");
     }
     let fees = app
         .get(
