@@ -22,13 +22,13 @@ pub struct ClockState {
     pub offset_seconds: i64,
     /// Scheduled work (timers, payout days) has run up to this moment.
     pub processed_through: Option<i64>,
-    /// The span after `processed_through` whose work is part done (it runs in chunks).
+    /// The span after `processed_through` whose work is part done (it runs in steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_run: Option<SpanRun>,
 }
 
-/// How far the work of one span (at most a day) has gone: each chunk of it is one transaction,
-/// so no run holds the store's writer for long, and the next chunk starts where this one
+/// How far the work of one span (at most a day) has gone: each step of it is one transaction,
+/// so no run holds the store's writer for long, and the next step starts where this one
 /// stopped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanRun {

@@ -1,9 +1,9 @@
 //! Work that falls due on a platform's clock: payout lifecycle timers, the payout schedules of
 //! connected accounts (one run per day boundary, midnight UTC), and releasing Connect reserves
 //! of accounts that earned again. Runs span by span (at most a day each), in order, and each
-//! span in chunks of bounded work, each chunk one command (on the embedded store the next chunk
-//! is queued behind the running one, and two may share a commit): the clock advance runs them
-//! all before it answers; a background ticker runs them on wall time.
+//! span in steps of bounded work, each step one command (on the embedded store one commit of
+//! its own, taking turns with API requests, with the next step queued behind it): the clock
+//! advance runs them all before it answers; a background ticker runs them on wall time.
 
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ use super::{clock, docs, events, ledger, liability, payouts, Ctx, Result};
 use crate::store::{Tx, NOTHING_DUE};
 
 const DAY_SECONDS: i64 = 86_400;
-/// The most work one chunk does, in timers run and accounts dealt with (announced, swept). A
+/// The most work one step does, in timers run and accounts dealt with (announced, swept). A
 /// day of 10,000 payouts in one transaction held the store's single writer for about two
 /// seconds, and every platform's writes waited behind it.
 pub const CHUNK: usize = 500;
