@@ -32,6 +32,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Whether the run changed anything (most runs of the wall-time ticker find nothing due).
+    pub fn did_work(&self) -> bool {
+        self.timers_run
+            + self.payouts_created
+            + self.negative_balances_covered
+            + self.reserves_changed
+            + self.balances_available
+            > 0
+    }
+
     pub fn add(&mut self, other: &Report) {
         self.steps += other.steps;
         self.timers_run += other.timers_run;

@@ -64,6 +64,25 @@ impl App {
     }
 
     async fn catch_up_locked(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
+        let started = std::time::Instant::now();
+        let ran = self.run_steps(platform, livemode).await?;
+        if ran.did_work() {
+            // What operators watch: a day's payout run, and how long it held the clock.
+            tracing::info!(
+                %platform,
+                livemode,
+                steps = ran.steps,
+                timers_run = ran.timers_run,
+                payouts_created = ran.payouts_created,
+                balances_available = ran.balances_available,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "scheduled work ran"
+            );
+        }
+        Ok(ran)
+    }
+
+    async fn run_steps(&self, platform: &str, livemode: bool) -> Result<Report, ApiError> {
         let base = self.clock_ctx(platform, livemode);
         let up_to = base.now;
         let mut report = Report::default();
