@@ -504,7 +504,7 @@ where
 /// Which of the writer's inboxes a command goes to (see `write`, `write_background`,
 /// `write_scheduled`).
 #[derive(Clone, Copy)]
-enum Lane {
+pub(crate) enum Lane {
     Api,
     Background,
     Scheduled,
@@ -645,11 +645,7 @@ impl Store {
     {
         let (job, receiver) = make_job(command, self.horizon.clone());
         match &*self.backend {
-            Backend::Sqlite(store) => match lane {
-                Lane::Api => store.submit(job)?,
-                Lane::Background => store.submit_background(job)?,
-                Lane::Scheduled => store.submit_scheduled(job)?,
-            },
+            Backend::Sqlite(store) => store.submit(job, lane)?,
             Backend::Postgres(store) => match lane {
                 Lane::Api | Lane::Scheduled => store.submit(job).await?,
                 Lane::Background => store.submit_background(job)?,
@@ -689,7 +685,7 @@ impl Store {
     {
         let (job, receiver) = make_job(command, self.horizon.clone());
         match &*self.backend {
-            Backend::Sqlite(store) => store.submit(job)?,
+            Backend::Sqlite(store) => store.submit(job, Lane::Api)?,
             Backend::Postgres(store) => store.run_blocking(job),
         }
         receiver

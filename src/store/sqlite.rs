@@ -142,16 +142,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn submit(&self, job: WriteJob) -> StoreResult<()> {
-        self.queue.send(job).map_err(|_| StoreError::Closed)
-    }
-
-    pub(crate) fn submit_background(&self, job: WriteJob) -> StoreResult<()> {
-        self.background.send(job).map_err(|_| StoreError::Closed)
-    }
-
-    pub(crate) fn submit_scheduled(&self, job: WriteJob) -> StoreResult<()> {
-        self.scheduled.send(job).map_err(|_| StoreError::Closed)
+    /// Puts a command in the writer's inbox for its lane.
+    pub(crate) fn submit(&self, job: WriteJob, lane: super::Lane) -> StoreResult<()> {
+        let inbox = match lane {
+            super::Lane::Api => &self.queue,
+            super::Lane::Background => &self.background,
+            super::Lane::Scheduled => &self.scheduled,
+        };
+        inbox.send(job).map_err(|_| StoreError::Closed)
     }
 
     fn reader(&self) -> StoreResult<Connection> {
