@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::docs::{self, NewDoc};
 use super::external_accounts;
+use super::json_member;
 use super::metadata::{self, Metadata, MetadataChange};
 use super::objects::{ACCOUNT, CAPABILITY};
 use super::persons;
@@ -774,13 +775,19 @@ pub fn capability_status(
     if ctx.connected && id != ctx.scope.account {
         return Err(no_access(id));
     }
-    match docs::find(tx, &ctx.platform_scope(), ACCOUNT, id)? {
-        Some(doc) if !doc.deleted => {
-            let mut found: Capabilities = docs::from_json(&doc)?;
-            Ok(found.capabilities.remove(capability))
-        }
-        _ => Err(no_access(id)),
-    }
+    let doc = match docs::find(tx, &ctx.platform_scope(), ACCOUNT, id)? {
+        Some(doc) if !doc.deleted => doc,
+        _ => return Err(no_access(id)),
+    };
+    let member = json_member::value_text(&doc.body, "capabilities").and_then(|text| {
+        BTreeMap::<String, String>::deserialize(&mut serde_json::Deserializer::from_str(text)).ok()
+    });
+    let mut capabilities = match member {
+        Some(capabilities) => capabilities,
+        // Not where it should be: the whole document's parse says what is wrong with it.
+        None => docs::from_json::<Capabilities>(&doc)?.capabilities,
+    };
+    Ok(capabilities.remove(capability))
 }
 
 /// `load`, locking the account for the change that follows.

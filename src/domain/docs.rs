@@ -15,6 +15,11 @@ pub fn to_json<T: Serialize + Any>(value: &T) -> Result<String> {
     if let Some(json) = (value as &dyn Any).downcast_ref::<Value>() {
         return Ok(json_text::to_string(json));
     }
+    serialize(value)
+}
+
+/// The text of a value that is not a `Value` (and may borrow, unlike what `to_json` takes).
+pub fn serialize<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| Error::from(StoreError::Corrupt("new".into(), e.to_string())))
 }
@@ -81,6 +86,11 @@ pub fn insert<T: Serialize + Any>(
     new: NewDoc,
     value: &T,
 ) -> Result<()> {
+    insert_text(tx, ctx, new, to_json(value)?)
+}
+
+/// `insert` of a document already turned into its text.
+pub fn insert_text(tx: &mut dyn Tx, ctx: &Ctx, new: NewDoc, body: String) -> Result<()> {
     let doc = Document {
         id: new.id.to_string(),
         object: new.object,
@@ -90,7 +100,7 @@ pub fn insert<T: Serialize + Any>(
         created: ctx.now,
         parent: new.parent.map(str::to_string),
         deleted: false,
-        body: to_json(value)?,
+        body,
     };
     Ok(tx.insert(doc)?)
 }

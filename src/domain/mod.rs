@@ -14,6 +14,7 @@ pub mod error;
 pub mod event_types;
 pub mod events;
 pub mod external_accounts;
+pub mod json_member;
 pub mod json_text;
 pub mod ledger;
 pub mod liability;
