@@ -39,11 +39,11 @@ pub struct ChargeRequest<'a> {
 
 fn card_details(pm: &Value) -> Value {
     let card = &pm["card"];
-    json!({
+    let mut details = json!({
         "card": {
             "amount_authorization": null,
             "brand": card["brand"],
-            "checks": card["checks"],
+            "checks": null,
             "country": card["country"],
             "exp_month": card["exp_month"],
             "exp_year": card["exp_year"],
@@ -58,7 +58,10 @@ fn card_details(pm: &Value) -> Value {
             "wallet": null
         },
         "type": "card"
-    })
+    });
+    // Moved in rather than serialised anew inside `json!` (see `new_charge`).
+    details["card"]["checks"] = card["checks"].clone();
+    details
 }
 
 /// A new charge document (not yet stored): `succeeded` and uncaptured, or `failed`.
@@ -94,7 +97,9 @@ pub fn new_charge(
         ),
     };
     let description = request.description.map(str::to_string);
-    json!({
+    // Members that are already `Value`s are moved in after: inside `json!` they would be
+    // serialised into new `Value`s, key by hashed key.
+    let mut charge = json!({
         "id": id,
         "object": CHARGE,
         "amount": request.amount,
@@ -104,7 +109,7 @@ pub fn new_charge(
         "application_fee": null,
         "application_fee_amount": request.application_fee_amount,
         "balance_transaction": null,
-        "billing_details": request.payment_method["billing_details"],
+        "billing_details": null,
         "calculated_statement_descriptor": request.statement_descriptor.unwrap_or("SLUICE"),
         "captured": false,
         "created": ctx.now,
@@ -130,7 +135,7 @@ pub fn new_charge(
         "paid": !failed,
         "payment_intent": request.payment_intent,
         "payment_method": request.payment_method["id"],
-        "payment_method_details": card_details(request.payment_method),
+        "payment_method_details": null,
         "receipt_email": request.receipt_email,
         "receipt_number": null,
         "receipt_url": null,
@@ -145,7 +150,10 @@ pub fn new_charge(
         "transfer_data": request.destination.map(|(destination, amount)| json!({"amount": amount, "destination": destination})),
         "transfer_group": request.transfer_group,
         "_sluice": {"available_on": null}
-    })
+    });
+    charge["billing_details"] = request.payment_method["billing_details"].clone();
+    charge["payment_method_details"] = card_details(request.payment_method);
+    charge
 }
 
 pub fn store_new(tx: &mut dyn Tx, ctx: &Ctx, charge: &Value) -> Result<()> {

@@ -23,7 +23,8 @@ pub fn value_text<'a>(text: &'a str, key: &str) -> Option<&'a str> {
                 if depth == 1 && expect_key {
                     expect_key = false;
                     if &text[start..end] == key {
-                        let colon = at + bytes[at..].iter().position(|b| !b.is_ascii_whitespace())?;
+                        let colon =
+                            at + bytes[at..].iter().position(|b| !b.is_ascii_whitespace())?;
                         return (bytes[colon] == b':').then(|| &text[colon + 1..]);
                     }
                 }
@@ -84,13 +85,15 @@ mod tests {
 
     #[test]
     fn a_key_inside_a_string_value_is_not_a_member() {
-        let text = r#"{"name":"say \"capabilities\": {} ,\"capabilities\":","n":"\\","capabilities":[1]}"#;
+        let text =
+            r#"{"name":"say \"capabilities\": {} ,\"capabilities\":","n":"\\","capabilities":[1]}"#;
         assert_eq!(parsed(text, "capabilities"), Some(serde_json::json!([1])));
     }
 
     #[test]
     fn spaces_and_multibyte_text_are_read_through() {
-        let text = "{ \"name\" : \"Zoë ✓\" , \"capabilities\" :\n {\"card_payments\":\"inactive\"} }";
+        let text =
+            "{ \"name\" : \"Zoë ✓\" , \"capabilities\" :\n {\"card_payments\":\"inactive\"} }";
         assert_eq!(
             parsed(text, "capabilities"),
             Some(serde_json::json!({"card_payments": "inactive"}))
@@ -99,7 +102,10 @@ mod tests {
 
     #[test]
     fn a_missing_member_or_a_text_that_is_no_object_gives_none() {
-        assert_eq!(value_text(r#"{"a":{"capabilities":{}}}"#, "capabilities"), None);
+        assert_eq!(
+            value_text(r#"{"a":{"capabilities":{}}}"#, "capabilities"),
+            None
+        );
         assert_eq!(value_text(r#"[{"capabilities":{}}]"#, "capabilities"), None);
         assert_eq!(value_text(r#"{"capabilities""#, "capabilities"), None);
         assert_eq!(value_text(r#"{"capabilities" 1}"#, "capabilities"), None);

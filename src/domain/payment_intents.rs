@@ -187,10 +187,12 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         "statement_descriptor": input.statement_descriptor,
         "statement_descriptor_suffix": input.statement_descriptor_suffix,
         "status": "requires_payment_method",
-        "transfer_data": transfer_data,
+        "transfer_data": null,
         "transfer_group": input.transfer_group,
         "_sluice": {}
     });
+    // Moved in rather than serialised anew inside `json!`, key by hashed key.
+    intent["transfer_data"] = transfer_data.unwrap_or(Value::Null);
     let mut method = None;
     if let Some(pm) = &input.payment_method {
         let resolved = payment_methods::resolve_unsaved(tx, ctx, pm)?;

@@ -284,7 +284,7 @@ fn new_document(
         "id": ids::new_id("pm"),
         "object": PAYMENT_METHOD,
         "allow_redisplay": "unspecified",
-        "billing_details": empty_billing_details(),
+        "billing_details": null,
         "card": null,
         "created": origin.now,
         "customer": null,
@@ -292,6 +292,8 @@ fn new_document(
         "metadata": {},
         "type": CARD,
     });
+    // Moved in rather than serialised anew inside `json!`, key by hashed key.
+    pm["billing_details"] = empty_billing_details();
     apply_billing_details(&mut pm, billing_details);
     apply_metadata(&mut pm, metadata_change)?;
     pm["card"] = card_object(origin, card, &pm["billing_details"]);
