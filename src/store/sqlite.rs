@@ -504,12 +504,14 @@ impl Deferred {
             conn,
             deferred: None,
         };
-        for doc in &self.unsent.docs {
-            insert_document(conn, doc)?;
-        }
-        for update in &self.unsent.updates {
-            tx.update(&update.id, &update.body, update.deleted)?;
-        }
+        insert_documents(conn, &self.unsent.docs)?;
+        update_documents(
+            conn,
+            self.unsent
+                .updates
+                .iter()
+                .map(|update| (update.id.as_str(), update.body.as_str(), update.deleted)),
+        )?;
         if !self.unsent.postings.is_empty() {
             tx.post(&self.unsent.postings)?;
         }
@@ -535,22 +537,47 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
     })
 }
 
-fn insert_document(conn: &Connection, doc: &Document) -> StoreResult<()> {
+/// Inserts `docs` with one prepared statement: a command's documents are written together, and
+/// taking the statement from rusqlite's cache and putting it back for each of a payment's
+/// fifteen cost 1.6% of the writer's instructions.
+fn insert_documents(conn: &Connection, docs: &[Document]) -> StoreResult<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
     let mut statement = conn.prepare_cached(
         "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    statement.execute(params![
-        doc.id,
-        doc.object,
-        doc.platform,
-        doc.account,
-        doc.livemode,
-        doc.created,
-        doc.parent,
-        doc.deleted,
-        doc.body
-    ])?;
+    for doc in docs {
+        statement.execute(params![
+            doc.id,
+            doc.object,
+            doc.platform,
+            doc.account,
+            doc.livemode,
+            doc.created,
+            doc.parent,
+            doc.deleted,
+            doc.body
+        ])?;
+    }
+    Ok(())
+}
+
+/// Applies `(id, body, deleted)` changes with one prepared statement (see `insert_documents`).
+fn update_documents<'a>(
+    conn: &Connection,
+    updates: impl IntoIterator<Item = (&'a str, &'a str, bool)>,
+) -> StoreResult<()> {
+    let mut updates = updates.into_iter().peekable();
+    if updates.peek().is_none() {
+        return Ok(());
+    }
+    let mut statement =
+        conn.prepare_cached("UPDATE documents SET body = ?2, deleted = ?3 WHERE id = ?1")?;
+    for (id, body, deleted) in updates {
+        statement.execute(params![id, body, deleted])?;
+    }
     Ok(())
 }
 
@@ -637,7 +664,7 @@ impl Tx for SqliteTx<'_> {
             deferred.unsent.docs.push(doc);
             return self.execute_if_full();
         }
-        insert_document(self.conn, &doc)
+        insert_documents(self.conn, std::slice::from_ref(&doc))
     }
 
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()> {
@@ -645,11 +672,7 @@ impl Tx for SqliteTx<'_> {
             deferred.unsent.stage_update(id, body, deleted);
             return self.execute_if_full();
         }
-        let mut statement = self
-            .conn
-            .prepare_cached("UPDATE documents SET body = ?2, deleted = ?3 WHERE id = ?1")?;
-        statement.execute(params![id, body, deleted])?;
-        Ok(())
+        update_documents(self.conn, [(id, body, deleted)])
     }
 
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
