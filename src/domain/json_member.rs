@@ -66,6 +66,9 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
     use super::value_text;
 
     fn parsed(text: &str, key: &str) -> Option<serde_json::Value> {
@@ -110,5 +113,45 @@ mod tests {
         assert_eq!(value_text(r#"{"capabilities""#, "capabilities"), None);
         assert_eq!(value_text(r#"{"capabilities" 1}"#, "capabilities"), None);
         assert_eq!(value_text("", "capabilities"), None);
+    }
+
+    /// Keys and strings that look like the member, inside and outside strings and nested objects.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("capabilities".to_string()),
+            Just("\"capabilities\":{".to_string()),
+            Just("capabilities\\".to_string()),
+            "[a-c\"\\:{},\\[\\] ]{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    fn any_object() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::from),
+            tricky_text().prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::vec((tricky_text(), inner), 0..5)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        });
+        prop::collection::vec((tricky_text(), value), 0..8)
+            .prop_map(|fields| Value::Object(fields.into_iter().collect()))
+    }
+
+    proptest! {
+        #[test]
+        fn finds_what_a_full_parse_finds(object in any_object(), pretty in any::<bool>()) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&object).unwrap()
+            } else {
+                serde_json::to_string(&object).unwrap()
+            };
+            prop_assert_eq!(parsed(&text, "capabilities"), object.get("capabilities").cloned());
+        }
     }
 }
