@@ -147,6 +147,8 @@ impl PgStore {
                     shard: 0,
                     writing: false,
                     unsent: &mut Unsent::default(),
+                    command: None,
+                    wrote: false,
                 });
                 let _ = tx.rollback();
                 result
@@ -244,6 +246,72 @@ fn run_writer(
 #[derive(Default)]
 struct Statements {
     by_sql: HashMap<String, Statement>,
+    /// The statement that sends a command's unsent rows, per combination of tables they are for.
+    flush: [Option<Statement>; 8],
+}
+
+/// Which kinds of unsent rows a flush sends.
+#[derive(Clone, Copy)]
+struct FlushParts {
+    docs: bool,
+    updates: bool,
+    postings: bool,
+}
+
+impl FlushParts {
+    fn index(self) -> usize {
+        usize::from(self.docs) | usize::from(self.updates) << 1 | usize::from(self.postings) << 2
+    }
+
+    /// One statement for every part: data-modifying `WITH` clauses run to completion whether or
+    /// not anything reads them. The parts' rows are disjoint (a change to an unsent document is
+    /// made in its unsent row), so it does not matter that they cannot see each other's.
+    fn sql(self) -> String {
+        let mut parts: Vec<&str> = Vec::with_capacity(4);
+        if self.docs {
+            parts.push(INSERT_DOCS);
+        }
+        if self.updates {
+            parts.push(UPDATE_DOCS);
+        }
+        if self.postings {
+            parts.push(INSERT_POSTINGS);
+            parts.push(ADD_TO_BALANCES);
+        }
+        let mut sql = String::new();
+        let mut offset = 0;
+        let last = parts.len().saturating_sub(1);
+        for (index, part) in parts.iter().enumerate() {
+            let (renumbered, count) = renumber(part, offset);
+            offset += count;
+            if index < last {
+                sql.push_str(if index == 0 { "WITH " } else { ", " });
+                sql.push_str(&format!("part{index} AS ({renumbered})"));
+            } else {
+                sql.push(' ');
+                sql.push_str(&renumbered);
+            }
+        }
+        sql
+    }
+}
+
+/// `sql` with every placeholder `$n` moved to `$(n + offset)`, and the highest `n` in it.
+fn renumber(sql: &str, offset: usize) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut highest = 0;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let number: usize = rest[..digits].parse().unwrap_or(0);
+        highest = highest.max(number);
+        out.push_str(&(number + offset).to_string());
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    (out, highest)
 }
 
 /// Bounds the cache; list queries vary by which filters are present.
@@ -259,6 +327,20 @@ impl Statements {
             self.by_sql.clear();
         }
         self.by_sql.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    fn flush(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        parts: FlushParts,
+    ) -> StoreResult<Statement> {
+        let slot = &mut self.flush[parts.index()];
+        if let Some(statement) = slot {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(&parts.sql())?;
+        *slot = Some(statement.clone());
         Ok(statement)
     }
 }
@@ -294,6 +376,8 @@ fn run_batch(
             shard,
             writing: true,
             unsent: &mut unsent,
+            command: None,
+            wrote: false,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut pg)));
         // A command's rows go out before its savepoint closes; a failed or panicked command's
@@ -487,13 +571,42 @@ struct PgTx<'a, 'b> {
     writing: bool,
     /// Rows written but not yet sent (see `Unsent`).
     unsent: &'a mut Unsent,
+    /// The command running inside the job (`begin_command`), if any, and whether it has a
+    /// savepoint of its own. A command that begins before its job has written anything shares
+    /// the job's savepoint: two round trips fewer per request.
+    command: Option<bool>,
+    /// Whether a statement that may have changed something went out since the job's savepoint.
+    wrote: bool,
 }
 
 impl<'b> PgTx<'_, 'b> {
     /// The transaction, once every unsent row is in it: whatever runs next sees them.
     fn tx(&mut self) -> StoreResult<&mut postgres::Transaction<'b>> {
         self.flush()?;
+        self.wrote = true;
         Ok(self.raw)
+    }
+
+    /// A prepared statement that needs none of the unsent rows in the database: nothing is sent
+    /// first.
+    fn unflushed_statement(&mut self, sql: &str) -> StoreResult<Statement> {
+        self.statements.get(self.raw, sql)
+    }
+
+    /// A document by id, as this command left it: unsent rows are read where they wait.
+    fn get_doc(&mut self, sql: &str, id: &str) -> StoreResult<Option<Document>> {
+        if let Some(doc) = self.unsent.new_doc(id) {
+            return Ok(Some(doc.clone()));
+        }
+        let statement = self.unflushed_statement(sql)?;
+        let mut doc = self
+            .raw
+            .query_opt(&statement, &[&id])?
+            .map(|row| doc_from_row(&row));
+        if let Some(doc) = &mut doc {
+            self.unsent.apply_update(doc);
+        }
+        Ok(doc)
     }
 
     fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
@@ -509,86 +622,82 @@ impl<'b> PgTx<'_, 'b> {
         Ok(())
     }
 
-    /// Sends the unsent rows: one statement per table, whatever their number.
+    /// Sends the unsent rows, whatever their tables and number, as one statement: one round trip.
     fn flush(&mut self) -> StoreResult<()> {
-        if !self.unsent.docs.is_empty() {
-            let statement = self.statements.get(self.raw, INSERT_DOCS)?;
-            let docs = &self.unsent.docs;
-            let ids: Vec<&str> = docs.iter().map(|doc| doc.id.as_str()).collect();
-            let objects: Vec<&str> = docs.iter().map(|doc| doc.object).collect();
-            let platforms: Vec<&str> = docs.iter().map(|doc| doc.platform.as_str()).collect();
-            let accounts: Vec<&str> = docs.iter().map(|doc| doc.account.as_str()).collect();
-            let livemodes: Vec<bool> = docs.iter().map(|doc| doc.livemode).collect();
-            let created: Vec<i64> = docs.iter().map(|doc| doc.created).collect();
-            let parents: Vec<Option<&str>> = docs.iter().map(|doc| doc.parent.as_deref()).collect();
-            let deleted: Vec<bool> = docs.iter().map(|doc| doc.deleted).collect();
-            let bodies: Vec<&str> = docs.iter().map(|doc| doc.body.as_str()).collect();
-            self.raw.execute(
-                &statement,
-                &[
-                    &ids, &objects, &platforms, &accounts, &livemodes, &created, &parents,
-                    &deleted, &bodies,
-                ],
-            )?;
-            self.unsent.docs.clear();
+        let unsent = &*self.unsent;
+        if unsent.is_empty() {
+            return Ok(());
         }
-        if !self.unsent.updates.is_empty() {
-            let statement = self.statements.get(self.raw, UPDATE_DOCS)?;
-            let updates = &self.unsent.updates;
-            let ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
-            let bodies: Vec<&str> = updates.iter().map(|u| u.body.as_str()).collect();
-            let deleted: Vec<bool> = updates.iter().map(|u| u.deleted).collect();
-            self.raw.execute(&statement, &[&ids, &bodies, &deleted])?;
-            self.unsent.updates.clear();
+        let parts = FlushParts {
+            docs: !unsent.docs.is_empty(),
+            updates: !unsent.updates.is_empty(),
+            postings: !unsent.postings.is_empty(),
+        };
+        let statement = self.statements.flush(self.raw, parts)?;
+        let docs = &unsent.docs;
+        let ids: Vec<&str> = docs.iter().map(|doc| doc.id.as_str()).collect();
+        let objects: Vec<&str> = docs.iter().map(|doc| doc.object).collect();
+        let platforms: Vec<&str> = docs.iter().map(|doc| doc.platform.as_str()).collect();
+        let accounts: Vec<&str> = docs.iter().map(|doc| doc.account.as_str()).collect();
+        let livemodes: Vec<bool> = docs.iter().map(|doc| doc.livemode).collect();
+        let created: Vec<i64> = docs.iter().map(|doc| doc.created).collect();
+        let parents: Vec<Option<&str>> = docs.iter().map(|doc| doc.parent.as_deref()).collect();
+        let deleted: Vec<bool> = docs.iter().map(|doc| doc.deleted).collect();
+        let bodies: Vec<&str> = docs.iter().map(|doc| doc.body.as_str()).collect();
+        let updates = &unsent.updates;
+        let update_ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
+        let update_bodies: Vec<&str> = updates.iter().map(|u| u.body.as_str()).collect();
+        let update_deleted: Vec<bool> = updates.iter().map(|u| u.deleted).collect();
+        let postings = &unsent.postings;
+        let txns: Vec<&str> = postings.iter().map(|p| p.ledger_txn.as_str()).collect();
+        let balance_transactions: Vec<Option<&str>> = postings
+            .iter()
+            .map(|p| p.balance_transaction.as_deref())
+            .collect();
+        let ledger_accounts: Vec<&str> = postings.iter().map(|p| p.ledger_account.as_str()).collect();
+        let posting_livemodes: Vec<bool> = postings.iter().map(|p| p.livemode).collect();
+        let currencies: Vec<&str> = postings.iter().map(|p| p.currency.as_str()).collect();
+        let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
+        let available_on: Vec<i64> = postings.iter().map(|p| p.available_on).collect();
+        let posting_created: Vec<i64> = postings.iter().map(|p| p.created).collect();
+        // One row per balance slice: a statement may not update the same row twice.
+        let slices = super::summed_by_slice(postings);
+        let slice_accounts: Vec<&str> = slices.iter().map(|s| s.0).collect();
+        let slice_livemodes: Vec<bool> = slices.iter().map(|s| s.1).collect();
+        let slice_currencies: Vec<&str> = slices.iter().map(|s| s.2).collect();
+        let slice_available_on: Vec<i64> = slices.iter().map(|s| s.3).collect();
+        let slice_amounts: Vec<i64> = slices.iter().map(|s| s.4).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(26);
+        if parts.docs {
+            params.extend_from_slice(&[
+                &ids, &objects, &platforms, &accounts, &livemodes, &created, &parents, &deleted,
+                &bodies,
+            ]);
         }
-        if !self.unsent.postings.is_empty() {
-            let statement = self.statements.get(self.raw, INSERT_POSTINGS)?;
-            let postings = &self.unsent.postings;
-            let txns: Vec<&str> = postings.iter().map(|p| p.ledger_txn.as_str()).collect();
-            let balance_transactions: Vec<Option<&str>> = postings
-                .iter()
-                .map(|p| p.balance_transaction.as_deref())
-                .collect();
-            let accounts: Vec<&str> = postings.iter().map(|p| p.ledger_account.as_str()).collect();
-            let livemodes: Vec<bool> = postings.iter().map(|p| p.livemode).collect();
-            let currencies: Vec<&str> = postings.iter().map(|p| p.currency.as_str()).collect();
-            let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
-            let available_on: Vec<i64> = postings.iter().map(|p| p.available_on).collect();
-            let created: Vec<i64> = postings.iter().map(|p| p.created).collect();
-            self.raw.execute(
-                &statement,
-                &[
-                    &txns,
-                    &balance_transactions,
-                    &accounts,
-                    &livemodes,
-                    &currencies,
-                    &amounts,
-                    &available_on,
-                    &created,
-                ],
-            )?;
-            // One row per balance slice: a statement may not update the same row twice.
-            let slices = super::summed_by_slice(postings);
-            let statement = self.statements.get(self.raw, ADD_TO_BALANCES)?;
-            let accounts: Vec<&str> = slices.iter().map(|s| s.0).collect();
-            let livemodes: Vec<bool> = slices.iter().map(|s| s.1).collect();
-            let currencies: Vec<&str> = slices.iter().map(|s| s.2).collect();
-            let available_on: Vec<i64> = slices.iter().map(|s| s.3).collect();
-            let amounts: Vec<i64> = slices.iter().map(|s| s.4).collect();
-            self.raw.execute(
-                &statement,
-                &[
-                    &accounts,
-                    &livemodes,
-                    &currencies,
-                    &available_on,
-                    &self.shard,
-                    &amounts,
-                ],
-            )?;
-            self.unsent.postings.clear();
+        if parts.updates {
+            params.extend_from_slice(&[&update_ids, &update_bodies, &update_deleted]);
         }
+        if parts.postings {
+            params.extend_from_slice(&[
+                &txns,
+                &balance_transactions,
+                &ledger_accounts,
+                &posting_livemodes,
+                &currencies,
+                &amounts,
+                &available_on,
+                &posting_created,
+                &slice_accounts,
+                &slice_livemodes,
+                &slice_currencies,
+                &slice_available_on,
+                &self.shard,
+                &slice_amounts,
+            ]);
+        }
+        self.raw.execute(&statement, &params)?;
+        self.unsent.clear();
+        self.wrote = true;
         Ok(())
     }
 }
@@ -650,22 +759,14 @@ fn doc_from_row(row: &postgres::Row) -> Document {
 
 impl Tx for PgTx<'_, '_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
-        let statement = self.statement(GET_DOC)?;
-        Ok(self
-            .tx()?
-            .query_opt(&statement, &[&id])?
-            .map(|row| doc_from_row(&row)))
+        self.get_doc(GET_DOC, id)
     }
 
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
         if !self.writing {
             return self.get(id);
         }
-        let statement = self.statement(GET_DOC_FOR_UPDATE)?;
-        Ok(self
-            .tx()?
-            .query_opt(&statement, &[&id])?
-            .map(|row| doc_from_row(&row)))
+        self.get_doc(GET_DOC_FOR_UPDATE, id)
     }
 
     fn insert(&mut self, doc: Document) -> StoreResult<()> {
@@ -763,10 +864,10 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn idempotency_get(&mut self, scope: &str) -> StoreResult<Option<IdempotencyRecord>> {
-        let row = self.tx()?.query_opt(
+        let statement = self.unflushed_statement(
             "SELECT scope, fingerprint, status, body, request_id, created FROM idempotency WHERE scope = $1",
-            &[&scope],
         )?;
+        let row = self.raw.query_opt(&statement, &[&scope])?;
         Ok(row.map(|row| {
             let status: i32 = row.get(2);
             IdempotencyRecord {
@@ -782,11 +883,16 @@ impl Tx for PgTx<'_, '_> {
 
     fn idempotency_put(&mut self, record: &IdempotencyRecord) -> StoreResult<()> {
         let status = record.status as i32;
-        self.tx()?.execute(
+        // The job's unsent rows go out with its flush, after this.
+        let statement = self.unflushed_statement(
             "INSERT INTO idempotency (scope, fingerprint, status, body, request_id, created)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,
                body = EXCLUDED.body, request_id = EXCLUDED.request_id, created = EXCLUDED.created",
+        )?;
+        self.wrote = true;
+        self.raw.execute(
+            &statement,
             &[&record.scope, &record.fingerprint, &status, &record.body, &record.request_id, &record.created],
         )?;
         Ok(())
@@ -851,13 +957,20 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn balance(&mut self, ledger_account: &str, livemode: bool) -> StoreResult<Vec<BalanceSlice>> {
-        let statement = self.statement(
+        // Unsent postings of other ledger accounts cannot change this one's balance.
+        if self
+            .unsent
+            .postings
+            .iter()
+            .any(|posting| posting.ledger_account == ledger_account)
+        {
+            self.flush()?;
+        }
+        let statement = self.unflushed_statement(
             "SELECT currency, available_on, SUM(amount)::bigint FROM ledger_balances
              WHERE ledger_account = $1 AND livemode = $2 GROUP BY currency, available_on ORDER BY currency, available_on",
         )?;
-        let rows = self
-            .tx()?
-            .query(&statement, &[&ledger_account, &livemode])?;
+        let rows = self.raw.query(&statement, &[&ledger_account, &livemode])?;
         Ok(rows
             .iter()
             .map(|row| BalanceSlice {
@@ -977,23 +1090,25 @@ impl Tx for PgTx<'_, '_> {
         // writers behind each other, even when the note stays as it is (ON CONFLICT DO UPDATE
         // locks the row whatever its WHERE says). A key-share lock lets payments read it side by
         // side and still orders them against a sweep (see `payout_candidates_due`).
-        let current = self.statement(
+        // Neither statement needs the unsent rows.
+        let current = self.unflushed_statement(
             "SELECT since FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
              FOR KEY SHARE",
         )?;
         let noted = self
-            .tx()?
+            .raw
             .query_opt(&current, &[&platform, &livemode, &account])?
             .map(|row| row.get::<_, i64>(0));
         if noted.is_some_and(|noted| noted <= since) {
             return Ok(());
         }
-        let statement = self.statement(
+        let statement = self.unflushed_statement(
             "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
              WHERE payout_candidates.since > excluded.since",
         )?;
-        self.tx()?
+        self.wrote = true;
+        self.raw
             .execute(&statement, &[&platform, &livemode, &account, &since])?;
         Ok(())
     }
@@ -1195,26 +1310,42 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {
-        Ok(self.tx()?.batch_execute("SAVEPOINT command")?)
+        let own_savepoint = self.wrote || !self.unsent.is_empty();
+        if own_savepoint {
+            self.tx()?.batch_execute("SAVEPOINT command")?;
+        }
+        self.command = Some(own_savepoint);
+        Ok(())
     }
 
     fn end_command(&mut self, keep: bool) -> StoreResult<()> {
+        let own_savepoint = self.command.take().unwrap_or(true);
         if keep {
-            self.flush()?;
-        } else {
-            self.unsent.clear();
+            // Sharing the job's savepoint, the rows wait for the job's own flush.
+            if own_savepoint {
+                self.flush()?;
+                self.raw.batch_execute("RELEASE SAVEPOINT command")?;
+            }
+            return Ok(());
         }
-        Ok(self.raw.batch_execute(if keep {
-            "RELEASE SAVEPOINT command"
-        } else {
-            "ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command"
-        })?)
+        self.unsent.clear();
+        if own_savepoint {
+            self.raw
+                .batch_execute("ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command")?;
+        } else if self.wrote {
+            // Nothing of the job came before the command: undoing the job's is undoing its.
+            self.raw.batch_execute("ROLLBACK TO SAVEPOINT job")?;
+            self.wrote = false;
+        }
+        Ok(())
     }
 
     fn lock_ledger_account(&mut self, ledger_account: &str, currency: &str) -> StoreResult<()> {
         let key = format!("{ledger_account}:{currency}");
-        let statement = self.statement("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")?;
-        self.tx()?.execute(&statement, &[&key])?;
+        // A lock changes no rows and needs none of the unsent ones.
+        let statement =
+            self.unflushed_statement("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")?;
+        self.raw.execute(&statement, &[&key])?;
         Ok(())
     }
 
