@@ -654,7 +654,8 @@ impl<'b> PgTx<'_, 'b> {
             .iter()
             .map(|p| p.balance_transaction.as_deref())
             .collect();
-        let ledger_accounts: Vec<&str> = postings.iter().map(|p| p.ledger_account.as_str()).collect();
+        let ledger_accounts: Vec<&str> =
+            postings.iter().map(|p| p.ledger_account.as_str()).collect();
         let posting_livemodes: Vec<bool> = postings.iter().map(|p| p.livemode).collect();
         let currencies: Vec<&str> = postings.iter().map(|p| p.currency.as_str()).collect();
         let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
@@ -893,7 +894,14 @@ impl Tx for PgTx<'_, '_> {
         self.wrote = true;
         self.raw.execute(
             &statement,
-            &[&record.scope, &record.fingerprint, &status, &record.body, &record.request_id, &record.created],
+            &[
+                &record.scope,
+                &record.fingerprint,
+                &status,
+                &record.body,
+                &record.request_id,
+                &record.created,
+            ],
         )?;
         Ok(())
     }
