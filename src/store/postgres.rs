@@ -704,15 +704,15 @@ impl<'b> PgTx<'_, 'b> {
 }
 
 const DOC_COLUMNS: &str =
-    "id, object, platform, account, livemode, created, parent, deleted, body::text";
-const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1";
-const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text FROM documents WHERE id = $1 FOR UPDATE";
+    "id, object, platform, account, livemode, created, parent, deleted, body";
+const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1";
+const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1 FOR UPDATE";
 /// Only events have ids in `evt_...`: the range needs no look at `object`.
 const EVENTS_BETWEEN: &str =
-    "SELECT id, object, platform, account, livemode, created, parent, deleted, body::text
+    "SELECT id, object, platform, account, livemode, created, parent, deleted, body
      FROM documents WHERE id > $1 AND id >= 'evt_' AND id < $2 ORDER BY id LIMIT $3";
 const INSERT_DOCS: &str = "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-     SELECT id, object, platform, account, livemode, created, parent, deleted, body::json
+     SELECT id, object, platform, account, livemode, created, parent, deleted, body
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int8[], $7::text[], $8::bool[], $9::text[])
        AS rows (id, object, platform, account, livemode, created, parent, deleted, body)";
 const INSERT_POSTINGS: &str = "INSERT INTO ledger_entries (ledger_txn, balance_transaction, ledger_account, livemode, currency, amount, available_on, created)
@@ -725,7 +725,7 @@ const ADD_TO_BALANCES: &str =
        AS rows (ledger_account, livemode, currency, available_on, amount)
      ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
      DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount";
-const UPDATE_DOCS: &str = "UPDATE documents SET body = rows.body::json, deleted = rows.deleted
+const UPDATE_DOCS: &str = "UPDATE documents SET body = rows.body, deleted = rows.deleted
      FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS rows (id, body, deleted)
      WHERE documents.id = rows.id";
 
@@ -812,7 +812,7 @@ impl Tx for PgTx<'_, '_> {
                     let path = path.replace('.', ",");
                     bind(
                         &mut sql,
-                        &format!("body #>> '{{{path}}}' = ANY("),
+                        &format!("body::json #>> '{{{path}}}' = ANY("),
                         Box::new(texts.clone()),
                     );
                     sql.push(')');
@@ -822,7 +822,7 @@ impl Tx for PgTx<'_, '_> {
             let path = path.replace('.', ",");
             bind(
                 &mut sql,
-                &format!("body #>> '{{{path}}}' ="),
+                &format!("body::json #>> '{{{path}}}' ="),
                 Box::new(text),
             );
         }
@@ -1397,17 +1397,17 @@ const VERIFY_POSTGRES: &[(&str, &str)] = &[
         "running balance differs from the sum of its postings (account currency available_on postings balance)",
     ),
     (
-        "SELECT d.id, (d.body->>'net')::bigint, COALESCE(SUM(l.amount), 0)::bigint FROM documents d
+        "SELECT d.id, (d.body::json->>'net')::bigint, COALESCE(SUM(l.amount), 0)::bigint FROM documents d
            LEFT JOIN ledger_entries l ON l.balance_transaction = d.id
           WHERE d.object = 'balance_transaction'
           GROUP BY d.id
-         HAVING COALESCE(SUM(l.amount), 0) <> (d.body->>'net')::bigint LIMIT 100",
+         HAVING COALESCE(SUM(l.amount), 0) <> (d.body::json->>'net')::bigint LIMIT 100",
         "balance transaction net differs from its postings (txn net postings)",
     ),
     (
-        "SELECT id, (body->>'amount')::bigint, (body->>'fee')::bigint, (body->>'net')::bigint FROM documents
+        "SELECT id, (body::json->>'amount')::bigint, (body::json->>'fee')::bigint, (body::json->>'net')::bigint FROM documents
           WHERE object = 'balance_transaction'
-            AND (body->>'amount')::bigint - (body->>'fee')::bigint <> (body->>'net')::bigint LIMIT 100",
+            AND (body::json->>'amount')::bigint - (body::json->>'fee')::bigint <> (body::json->>'net')::bigint LIMIT 100",
         "balance transaction amount - fee != net (txn amount fee net)",
     ),
     (
