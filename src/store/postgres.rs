@@ -703,8 +703,7 @@ impl<'b> PgTx<'_, 'b> {
     }
 }
 
-const DOC_COLUMNS: &str =
-    "id, object, platform, account, livemode, created, parent, deleted, body";
+const DOC_COLUMNS: &str = "id, object, platform, account, livemode, created, parent, deleted, body";
 const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1";
 const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1 FOR UPDATE";
 /// Only events have ids in `evt_...`: the range needs no look at `object`.
