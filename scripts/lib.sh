@@ -163,9 +163,12 @@ as_postgres() {
   fi
 }
 
-# start_postgres WORKDIR: initdb + start on 127.0.0.1:$PG_PORT, trust auth, socket in WORKDIR
+# start_postgres WORKDIR [SERVER_OPTIONS]: initdb + start on 127.0.0.1:$PG_PORT, trust auth,
+# socket in WORKDIR. Without options, a test cluster: durability off for speed (it is deleted
+# afterwards).
+PG_TEST_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 start_postgres() {
-  local work=$1
+  local work=$1 options=${2:-$PG_TEST_OPTIONS}
   PG_DATA="$work/pgdata"
   PG_SOCK="$work/pgsock"
   mkdir -p "$PG_DATA" "$PG_SOCK"
@@ -175,9 +178,8 @@ start_postgres() {
   PG_PORT=$(free_port "${SLUICE_TEST_PG_PORT:-54329}")
   as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
     >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; return 1; }
-  # test cluster: durability off for speed (it is deleted afterwards)
   as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_SOCK/postgres.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK -c max_connections=300 $options" \
     >/dev/null || { cat "$PG_SOCK/postgres.log"; return 1; }
   pg_createdb sluice_test || return 1
   echo "PostgreSQL listening on 127.0.0.1:$PG_PORT (data $PG_DATA)"
