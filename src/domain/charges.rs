@@ -162,7 +162,7 @@ pub fn store_new(tx: &mut dyn Tx, ctx: &Ctx, charge: &Value) -> Result<()> {
         id: &id,
         object: CHARGE,
         scope: &ctx.scope,
-        parent: charge["payment_intent"].as_str(),
+        parent: None,
     };
     docs::insert(tx, ctx, new, charge)
 }
@@ -437,7 +437,7 @@ fn store_application_fee(
             id,
             object: APPLICATION_FEE,
             scope: &scope,
-            parent: Some(charge),
+            parent: None,
         },
         &fee,
     )?;

@@ -163,7 +163,7 @@ pub fn open(
             id: &id,
             object: DISPUTE,
             scope: &ctx.scope,
-            parent: Some(charge_id),
+            parent: None,
         },
         &dispute,
     )?;

@@ -77,6 +77,10 @@ pub struct NewDoc<'a> {
     pub id: &'a str,
     pub object: &'static str,
     pub scope: &'a Scope,
+    /// The document whose list of these it belongs to (the refunds of a charge, the persons of
+    /// an account): set only where such a list is read (`page` with a parent). Every parent is
+    /// an entry in the stores' parent index, and a payment's balance transactions, charges and
+    /// fee were eleven percent of the embedded store's WAL with nothing ever reading them.
     pub parent: Option<&'a str>,
 }
 

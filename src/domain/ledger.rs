@@ -292,7 +292,7 @@ impl Movement {
                 id: &txn.id,
                 object: BALANCE_TRANSACTION,
                 scope,
-                parent: txn.source.as_deref(),
+                parent: None,
             };
             docs::insert(tx, ctx, new, txn)?;
         }

@@ -200,7 +200,7 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
         intent["status"] = Value::from("requires_confirmation");
         method = Some(resolved);
     }
-    let stored = Stored::New(input.customer.clone());
+    let stored = Stored::New;
     events::record(tx, ctx, "payment_intent.created", &intent)?;
     if input.confirm {
         // Confirmed at once: the intent and its PaymentMethod are written once, in their
@@ -221,19 +221,19 @@ pub fn create(tx: &mut dyn Tx, ctx: &Ctx, input: IntentInput) -> Result<Value> {
 /// Whether an intent is already stored (and is updated) or new (and is inserted once, when
 /// its request is done).
 enum Stored {
-    New(Option<String>),
+    New,
     Existing,
 }
 
 fn persist(tx: &mut dyn Tx, ctx: &Ctx, id: &str, intent: &Value, stored: &Stored) -> Result<()> {
     match stored {
         Stored::Existing => docs::save(tx, id, intent),
-        Stored::New(customer) => {
+        Stored::New => {
             let new = NewDoc {
                 id,
                 object: PAYMENT_INTENT,
                 scope: &ctx.scope,
-                parent: customer.as_deref(),
+                parent: None,
             };
             docs::insert(tx, ctx, new, intent)
         }

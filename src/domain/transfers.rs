@@ -132,7 +132,7 @@ pub fn store_destination_payment(
             id: payment.id,
             object: CHARGE,
             scope: &scope,
-            parent: Some(payment.transfer),
+            parent: None,
         },
         docs::serialize(&document)?,
     )
