@@ -202,7 +202,7 @@ pub struct Posting {
 
 /// Document writes and ledger postings a write command has made but the database has not yet
 /// received. On PostgreSQL each row as its own statement was a round trip: they go out together,
-/// one statement per table. On SQLite a command that only adds and changes documents and posts
+/// in one statement. On SQLite a command that only adds and changes documents and posts
 /// needs no savepoint while its rows wait (see `sqlite::Deferred`). A document is in at most one
 /// of `docs` and `updates` (a change to an unsent one changes it there).
 /// Rows that may wait unsent, at most: a long command (a clock advance) sends them in runs.

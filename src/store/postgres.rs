@@ -1416,3 +1416,56 @@ const VERIFY_POSTGRES: &[(&str, &str)] = &[
         "posting names a balance transaction that does not exist",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbering_moves_every_placeholder_and_counts_them() {
+        assert_eq!(
+            renumber("a = $1 AND b = ANY($2::text[]) AND c = $10", 3),
+            ("a = $4 AND b = ANY($5::text[]) AND c = $13".to_string(), 10)
+        );
+        assert_eq!(
+            renumber("no placeholders", 5),
+            ("no placeholders".into(), 0)
+        );
+    }
+
+    /// Every combination of parts is one statement whose placeholders run from $1 without a gap,
+    /// in the order `flush` binds its arrays.
+    #[test]
+    fn a_flush_is_one_statement_with_its_parts_placeholders_in_order() {
+        for index in 1..8 {
+            let parts = FlushParts {
+                docs: index & 1 != 0,
+                updates: index & 2 != 0,
+                postings: index & 4 != 0,
+            };
+            assert_eq!(parts.index(), index);
+            let sql = parts.sql();
+            let expected = 9 * usize::from(parts.docs)
+                + 3 * usize::from(parts.updates)
+                + 14 * usize::from(parts.postings);
+            let mut seen: Vec<usize> = sql
+                .split('$')
+                .skip(1)
+                .map(|rest| {
+                    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    rest[..digits].parse().unwrap()
+                })
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen, (1..=expected).collect::<Vec<_>>(), "{sql}");
+            let statements =
+                sql.matches("INSERT INTO").count() + sql.matches("UPDATE documents").count();
+            let expected_statements = usize::from(parts.docs)
+                + usize::from(parts.updates)
+                + 2 * usize::from(parts.postings);
+            assert_eq!(statements, expected_statements, "{sql}");
+            assert_eq!(sql.starts_with("WITH "), statements > 1, "{sql}");
+        }
+    }
+}
