@@ -1340,7 +1340,8 @@ impl Tx for PgTx<'_, '_> {
             self.raw
                 .batch_execute("ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command")?;
         } else if self.wrote {
-            // Nothing of the job came before the command: undoing the job's is undoing its.
+            // The command began its job (nothing was written before it): rolling back to the
+            // job's savepoint undoes exactly the command.
             self.raw.batch_execute("ROLLBACK TO SAVEPOINT job")?;
             self.wrote = false;
         }
