@@ -252,17 +252,24 @@ impl Unsent {
         }
     }
 
-    /// The unsent new document `id`, if any.
-    pub fn new_doc(&self, id: &str) -> Option<&Document> {
-        self.docs.iter().find(|doc| doc.id == id)
-    }
-
-    /// A stored document as the command changed it.
-    pub fn apply_update(&self, doc: &mut Document) {
-        if let Some(update) = self.updates.iter().find(|u| u.id == doc.id) {
-            update.body.clone_into(&mut doc.body);
-            doc.deleted = update.deleted;
+    /// Document `id` as the command left it: an unsent new one, or the stored one (`fetch`)
+    /// with the command's unsent change to it.
+    pub fn read_through<E>(
+        &self,
+        id: &str,
+        fetch: impl FnOnce() -> Result<Option<Document>, E>,
+    ) -> Result<Option<Document>, E> {
+        if let Some(doc) = self.docs.iter().find(|doc| doc.id == id) {
+            return Ok(Some(doc.clone()));
         }
+        let mut stored = fetch()?;
+        if let Some(doc) = stored.as_mut() {
+            if let Some(update) = self.updates.iter().find(|u| u.id == doc.id) {
+                update.body.clone_into(&mut doc.body);
+                doc.deleted = update.deleted;
+            }
+        }
+        Ok(stored)
     }
 }
 

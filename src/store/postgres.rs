@@ -595,18 +595,13 @@ impl<'b> PgTx<'_, 'b> {
 
     /// A document by id, as this command left it: unsent rows are read where they wait.
     fn get_doc(&mut self, sql: &str, id: &str) -> StoreResult<Option<Document>> {
-        if let Some(doc) = self.unsent.new_doc(id) {
-            return Ok(Some(doc.clone()));
-        }
-        let statement = self.unflushed_statement(sql)?;
-        let mut doc = self
-            .raw
-            .query_opt(&statement, &[&id])?
-            .map(|row| doc_from_row(&row));
-        if let Some(doc) = &mut doc {
-            self.unsent.apply_update(doc);
-        }
-        Ok(doc)
+        let (raw, statements) = (&mut *self.raw, &mut *self.statements);
+        self.unsent.read_through(id, || {
+            let statement = statements.get(raw, sql)?;
+            Ok(raw
+                .query_opt(&statement, &[&id])?
+                .map(|row| doc_from_row(&row)))
+        })
     }
 
     fn statement(&mut self, sql: &str) -> StoreResult<Statement> {

@@ -638,17 +638,17 @@ fn doc_from_row(row: &rusqlite::Row) -> rusqlite::Result<Document> {
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
-        if let Some(doc) = self.deferred.as_deref().and_then(|d| d.unsent.new_doc(id)) {
-            return Ok(Some(doc.clone()));
+        let conn = self.conn;
+        let fetch = || -> StoreResult<Option<Document>> {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
+            ))?;
+            Ok(statement.query_row([id], doc_from_row).optional()?)
+        };
+        match self.deferred.as_deref() {
+            Some(deferred) => deferred.unsent.read_through(id, fetch),
+            None => fetch(),
         }
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
-        ))?;
-        let mut stored = statement.query_row([id], doc_from_row).optional()?;
-        if let (Some(deferred), Some(doc)) = (self.deferred.as_deref(), stored.as_mut()) {
-            deferred.unsent.apply_update(doc);
-        }
-        Ok(stored)
     }
 
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
