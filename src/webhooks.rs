@@ -432,12 +432,18 @@ impl Dispatcher {
             };
             let below = self.store.settled_event_bound();
             if after >= below {
+                self.state().feed.read_through(&below);
+                break;
+            }
+            let owing = self.hub.take_owing_below(&below);
+            if self.state().feed.skips_to(&below, owing) {
                 break;
             }
             let hub = self.hub.clone();
+            let bound = below.clone();
             let page = self
                 .store
-                .read(move |tx| webhook_endpoints::feed_page(tx, &hub, &after, &below, feed::PAGE))
+                .read(move |tx| webhook_endpoints::feed_page(tx, &hub, &after, &bound, feed::PAGE))
                 .await?;
             let outcome =
                 self.state()
@@ -446,6 +452,7 @@ impl Dispatcher {
             self.forget_unreached(outcome.unreached).await?;
             self.spill(outcome.spill).await?;
             if page.read < feed::PAGE {
+                self.state().feed.read_through(&below);
                 break;
             }
         }

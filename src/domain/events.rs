@@ -84,6 +84,31 @@ pub struct Hub {
     deliveries_due: tokio::sync::Notify,
     /// Outbox rows due now were queued (a resend, a spill): the dispatcher reads the outbox.
     outbox_rows_queued: std::sync::atomic::AtomicBool,
+    /// Events recorded with deliveries owed that the feed has not yet heard of (see `Owing`).
+    owing: Mutex<OwingNotes>,
+}
+
+/// The ids of recorded events that owe deliveries, noted before their transaction ends: the
+/// webhook feed reads only the ranges that hold one, instead of every event, when no endpoint
+/// wants most of them. Past `MAX_OWING_NOTES` (a feed that cannot keep up) the ids are dropped
+/// and the feed reads everything until it has caught up.
+#[derive(Debug, Default)]
+struct OwingNotes {
+    ids: std::collections::BTreeSet<String>,
+    overflowed: bool,
+}
+
+const MAX_OWING_NOTES: usize = 65_536;
+
+/// What the feed must read below a settled bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owing {
+    /// No event below it owes a delivery, beyond those the feed was told of before.
+    Nothing,
+    /// Events up to this id do.
+    UpTo(String),
+    /// Not known: read every event.
+    Unknown,
 }
 
 impl Default for Hub {
@@ -95,6 +120,7 @@ impl Default for Hub {
             feed: tokio::sync::broadcast::channel(4096).0,
             deliveries_due: tokio::sync::Notify::new(),
             outbox_rows_queued: std::sync::atomic::AtomicBool::new(false),
+            owing: Mutex::new(OwingNotes::default()),
         }
     }
 }
@@ -137,6 +163,43 @@ impl Hub {
     /// Whether rows were queued since the last call.
     pub fn take_outbox_rows_queued(&self) -> bool {
         self.outbox_rows_queued.swap(false, Ordering::SeqCst)
+    }
+
+    fn owing_notes(&self) -> std::sync::MutexGuard<'_, OwingNotes> {
+        // Two plain fields: consistent across a panic.
+        self.owing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An event that owes deliveries was recorded (its transaction may still be undone).
+    fn note_owing(&self, id: &str) {
+        let mut notes = self.owing_notes();
+        if notes.overflowed {
+            return;
+        }
+        if notes.ids.len() >= MAX_OWING_NOTES {
+            notes.ids.clear();
+            notes.overflowed = true;
+            return;
+        }
+        notes.ids.insert(id.to_string());
+    }
+
+    /// Takes the notes below `settled` (every write that made an id below it has ended, so
+    /// every owing event below it was noted before this call).
+    pub fn take_owing_below(&self, settled: &str) -> Owing {
+        let mut notes = self.owing_notes();
+        if std::mem::take(&mut notes.overflowed) {
+            notes.ids.clear();
+            return Owing::Unknown;
+        }
+        let later = notes.ids.split_off(settled);
+        let taken = std::mem::replace(&mut notes.ids, later);
+        match taken.into_iter().next_back() {
+            Some(last) => Owing::UpTo(last),
+            None => Owing::Nothing,
+        }
     }
 
     pub fn invalidate_routes(&self) {
@@ -479,6 +542,7 @@ fn emit(
         body,
     })?;
     if pending > 0 {
+        ctx.events.hub.note_owing(&id);
         ctx.events.deliveries.fetch_add(pending, Ordering::SeqCst);
     }
     let Some(event_body) = streamed else {
@@ -595,5 +659,21 @@ mod tests {
         };
         assert!(all.wants("charge.failed", true));
         assert!(!all.wants("sluice.webhook_endpoint.disabled", true));
+    }
+
+    #[test]
+    fn the_hub_hands_over_owing_notes_below_a_settled_bound_once() {
+        let hub = Hub::new();
+        for id in ["evt_3", "evt_1", "evt_7"] {
+            hub.note_owing(id);
+        }
+        assert_eq!(hub.take_owing_below("evt_5"), Owing::UpTo("evt_3".into()));
+        assert_eq!(hub.take_owing_below("evt_5"), Owing::Nothing);
+        assert_eq!(hub.take_owing_below("evt_8"), Owing::UpTo("evt_7".into()));
+        for n in 0..=MAX_OWING_NOTES {
+            hub.note_owing(&format!("evt_{n:08}"));
+        }
+        assert_eq!(hub.take_owing_below("evt_9"), Owing::Unknown);
+        assert_eq!(hub.take_owing_below("evt_9"), Owing::Nothing);
     }
 }
