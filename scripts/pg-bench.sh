@@ -47,6 +47,7 @@ postgres_ticks() {
   echo "$total"
 }
 sluice_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+bench_ticks() { awk '{print $14 + $15}' "/proc/$load/stat"; }
 
 "$binary" bench --api-base "http://127.0.0.1:$port" --api-key sk_test_benchbenchbench \
   --clients 32 --duration-secs "$seconds" --workload payments --webhook-endpoints 0 \
@@ -55,9 +56,9 @@ load=$!
 # Measure the middle of the run (past the warm-up, before the end).
 window=$((seconds / 2))
 sleep 3
-pg_before=$(postgres_ticks) sluice_before=$(sluice_ticks) started=$(date +%s%N)
+pg_before=$(postgres_ticks) sluice_before=$(sluice_ticks) bench_before=$(bench_ticks) started=$(date +%s%N)
 sleep "$window"
-pg_after=$(postgres_ticks) sluice_after=$(sluice_ticks) ended=$(date +%s%N)
+pg_after=$(postgres_ticks) sluice_after=$(sluice_ticks) bench_after=$(bench_ticks) ended=$(date +%s%N)
 wait $load
 tail -1 "$work/bench.log"
 rate=$(grep -o 'throughput=[0-9]*' "$work/bench.log" | cut -d= -f2)
@@ -65,4 +66,5 @@ ticks=$(getconf CLK_TCK)
 elapsed_us=$(((ended - started) / 1000))
 per_payment() { echo $(($1 * 1000000 / ticks * 1000000 / elapsed_us / rate)); }
 echo "CPU per payment at ${rate}/s: PostgreSQL $(per_payment $((pg_after - pg_before))) us," \
-  "Sluice $(per_payment $((sluice_after - sluice_before))) us"
+  "Sluice $(per_payment $((sluice_after - sluice_before))) us," \
+  "the load generator $(per_payment $((bench_after - bench_before))) us"
