@@ -5,6 +5,7 @@
 
 mod horizon;
 pub mod migrations;
+mod pending_balances;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_alloc;

@@ -1,0 +1,293 @@
+//! Running-balance changes a PostgreSQL batch has not yet added to `ledger_balances`. Each
+//! payment adding its postings to the balance rows itself updated the platform's row of its
+//! writer's shard once per payment: every update a new row version, each upsert a search
+//! through the versions before it (a sixth of the server's time per payment). The batch adds
+//! the sum of its jobs' changes once, just before it commits; until then the reads of
+//! `ledger_balances` inside the batch add what is pending here.
+//!
+//! Changes are kept per level of rollback: the batch's finished jobs, the running job, and the
+//! running command when it has a savepoint of its own, so that what a rollback undoes in the
+//! database is forgotten here too.
+
+use std::collections::BTreeMap;
+
+use super::{BalanceSlice, LedgerTotal};
+
+/// A running-balance row without its shard: ledger account, mode, currency, `available_on`.
+type SliceKey = (String, bool, String, i64);
+
+#[derive(Debug, Default)]
+pub(crate) struct PendingBalances {
+    batch: BTreeMap<SliceKey, i64>,
+    job: BTreeMap<SliceKey, i64>,
+    /// `Some` while a command with a savepoint of its own runs.
+    command: Option<BTreeMap<SliceKey, i64>>,
+}
+
+fn merge(into: &mut BTreeMap<SliceKey, i64>, from: BTreeMap<SliceKey, i64>) {
+    for (key, amount) in from {
+        *into.entry(key).or_insert(0) += amount;
+    }
+}
+
+impl PendingBalances {
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+            && self.job.is_empty()
+            && self.command.as_ref().is_none_or(BTreeMap::is_empty)
+    }
+
+    /// Adds sent postings, summed per slice (a slice that sums to zero still makes its row).
+    pub fn add<'a>(
+        &mut self,
+        slices: impl IntoIterator<Item = (&'a str, bool, &'a str, i64, i64)>,
+    ) {
+        let level = self.command.as_mut().unwrap_or(&mut self.job);
+        for (account, livemode, currency, available_on, amount) in slices {
+            let key = (
+                account.to_string(),
+                livemode,
+                currency.to_string(),
+                available_on,
+            );
+            *level.entry(key).or_insert(0) += amount;
+        }
+    }
+
+    pub fn begin_command(&mut self, own_savepoint: bool) {
+        self.command = own_savepoint.then(BTreeMap::new);
+    }
+
+    /// A command ended; `keep` false: its changes were rolled back (with the job's, when it
+    /// shared the job's savepoint: nothing had been written before it).
+    pub fn end_command(&mut self, keep: bool) {
+        match (self.command.take(), keep) {
+            (Some(command), true) => merge(&mut self.job, command),
+            (Some(_), false) => {}
+            (None, true) => {}
+            (None, false) => self.job.clear(),
+        }
+    }
+
+    /// A job ended; `keep` false: rolled back to its savepoint.
+    pub fn end_job(&mut self, keep: bool) {
+        let job = std::mem::take(&mut self.job);
+        if let Some(command) = self.command.take() {
+            if keep {
+                merge(&mut self.batch, command);
+            }
+        }
+        if keep {
+            merge(&mut self.batch, job);
+        }
+    }
+
+    /// What the batch adds before it commits, in slice order (and forgets it).
+    pub fn take_batch(&mut self) -> Vec<(SliceKey, i64)> {
+        std::mem::take(&mut self.batch).into_iter().collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = (&SliceKey, &i64)> {
+        self.batch
+            .iter()
+            .chain(self.job.iter())
+            .chain(self.command.iter().flatten())
+    }
+
+    /// `stored` (one ledger account's slices in `(currency, available_on)` order) with what is
+    /// pending for that account added, in the same order.
+    pub fn add_to_balance(
+        &self,
+        ledger_account: &str,
+        livemode: bool,
+        stored: Vec<BalanceSlice>,
+    ) -> Vec<BalanceSlice> {
+        let mut pending = self
+            .all()
+            .filter(|((account, mode, _, _), _)| account == ledger_account && *mode == livemode)
+            .peekable();
+        if pending.peek().is_none() {
+            return stored;
+        }
+        let mut slices: BTreeMap<(String, i64), i64> = stored
+            .into_iter()
+            .map(|slice| ((slice.currency, slice.available_on), slice.amount))
+            .collect();
+        for ((_, _, currency, available_on), amount) in pending {
+            *slices.entry((currency.clone(), *available_on)).or_insert(0) += amount;
+        }
+        slices
+            .into_iter()
+            .map(|((currency, available_on), amount)| BalanceSlice {
+                currency,
+                available_on,
+                amount,
+            })
+            .collect()
+    }
+
+    /// `stored` (non-zero totals per ledger account and currency of the accounts whose name
+    /// starts with `prefix`) with what is pending added; totals that come to zero are left out.
+    pub fn add_to_totals(
+        &self,
+        prefix: &str,
+        livemode: bool,
+        stored: Vec<LedgerTotal>,
+    ) -> Vec<LedgerTotal> {
+        let mut pending = self
+            .all()
+            .filter(|((account, mode, _, _), _)| account.starts_with(prefix) && *mode == livemode)
+            .peekable();
+        if pending.peek().is_none() {
+            return stored;
+        }
+        let mut totals: BTreeMap<(String, String), i64> = stored
+            .into_iter()
+            .map(|total| ((total.ledger_account, total.currency), total.amount))
+            .collect();
+        for ((account, _, currency, _), amount) in pending {
+            *totals
+                .entry((account.clone(), currency.clone()))
+                .or_insert(0) += amount;
+        }
+        totals
+            .into_iter()
+            .filter(|(_, amount)| *amount != 0)
+            .map(|((ledger_account, currency), amount)| LedgerTotal {
+                ledger_account,
+                currency,
+                amount,
+            })
+            .collect()
+    }
+
+    /// `stored` (connected accounts after `after_account` with a slice whose `available_on` is
+    /// in `(from, up_to]`, in order, at most `limit`) with the accounts pending slices add.
+    pub fn add_to_accounts_available(
+        &self,
+        livemode: bool,
+        (from, up_to): (i64, i64),
+        after_account: &str,
+        limit: usize,
+        mut stored: Vec<String>,
+    ) -> Vec<String> {
+        let floor = after_account.max("acct_");
+        let before = stored.len();
+        stored.extend(
+            self.all()
+                .filter(|((account, mode, _, available_on), _)| {
+                    *mode == livemode
+                        && *available_on > from
+                        && *available_on <= up_to
+                        && account.as_str() > floor
+                        && account.as_str() < "acct`"
+                })
+                .map(|((account, _, _, _), _)| account.clone()),
+        );
+        if stored.len() > before {
+            stored.sort_unstable();
+            stored.dedup();
+            stored.truncate(limit);
+        }
+        stored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(currency: &str, available_on: i64, amount: i64) -> BalanceSlice {
+        BalanceSlice {
+            currency: currency.into(),
+            available_on,
+            amount,
+        }
+    }
+
+    #[test]
+    fn what_a_rollback_undoes_is_forgotten_and_the_rest_reaches_the_batch() {
+        let mut pending = PendingBalances::default();
+        pending.add([("acct_a", false, "usd", 10, 100)]);
+        pending.end_job(true);
+        // A job that fails: nothing of it stays.
+        pending.add([("acct_a", false, "usd", 10, 5)]);
+        pending.end_job(false);
+        // A command of its own inside a job: undone, then kept.
+        pending.add([("acct_a", false, "usd", 10, 1)]);
+        pending.begin_command(true);
+        pending.add([("acct_a", false, "usd", 10, 1_000)]);
+        pending.end_command(false);
+        pending.begin_command(true);
+        pending.add([("acct_b", false, "eur", 20, 7)]);
+        pending.end_command(true);
+        pending.end_job(true);
+        // A command sharing its job's savepoint: its rollback undoes the job's changes.
+        pending.begin_command(false);
+        pending.add([("acct_a", false, "usd", 10, 50)]);
+        pending.end_command(false);
+        pending.end_job(true);
+        assert_eq!(
+            pending.take_batch(),
+            vec![
+                (("acct_a".into(), false, "usd".into(), 10), 101),
+                (("acct_b".into(), false, "eur".into(), 20), 7),
+            ]
+        );
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn reads_add_what_is_pending_in_every_level() {
+        let mut pending = PendingBalances::default();
+        pending.add([
+            ("acct_a", false, "usd", 20, 30),
+            ("acct_b", false, "usd", 20, 4),
+        ]);
+        pending.end_job(true);
+        pending.add([("acct_a", false, "eur", 10, 2)]);
+        pending.begin_command(true);
+        pending.add([
+            ("acct_a", false, "usd", 10, -5),
+            ("acct_a", true, "usd", 10, 9),
+        ]);
+        let balance = pending.add_to_balance(
+            "acct_a",
+            false,
+            vec![slice("usd", 10, 5), slice("usd", 30, 1)],
+        );
+        assert_eq!(
+            balance,
+            vec![
+                slice("eur", 10, 2),
+                slice("usd", 10, 0),
+                slice("usd", 20, 30),
+                slice("usd", 30, 1)
+            ]
+        );
+        let total = |account: &str, currency: &str, amount: i64| LedgerTotal {
+            ledger_account: account.into(),
+            currency: currency.into(),
+            amount,
+        };
+        assert_eq!(
+            pending.add_to_totals("acct_", false, vec![total("acct_a", "usd", -25)]),
+            vec![total("acct_a", "eur", 2), total("acct_b", "usd", 4)],
+            "acct_a's usd comes to zero"
+        );
+        assert_eq!(
+            pending.add_to_accounts_available(
+                false,
+                (15, 25),
+                "",
+                2,
+                vec!["acct_0".into(), "acct_c".into()]
+            ),
+            vec!["acct_0".to_string(), "acct_a".to_string()]
+        );
+        assert_eq!(
+            pending.add_to_accounts_available(false, (15, 25), "acct_a", 5, Vec::new()),
+            vec!["acct_b".to_string()]
+        );
+    }
+}
