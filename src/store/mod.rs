@@ -5,7 +5,7 @@
 
 mod horizon;
 pub mod migrations;
-mod pending_balances;
+mod pending;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_alloc;

@@ -12,7 +12,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
 use std::collections::HashMap;
 
-use super::pending_balances::PendingBalances;
+use super::pending::{MarkKey, Pending, Since};
 use super::{
     migrations, ApiKeyRecord, BalanceSlice, Cursor, Deliver, DeliveryAttempt, Document, FieldValue,
     IdempotencyRecord, KeyKind, LedgerTotal, ListQuery, OutboxEntry, Posting, StoreError,
@@ -147,7 +147,7 @@ impl PgStore {
                     statements: &mut statements,
                     writing: false,
                     unsent: &mut Unsent::default(),
-                    balances: &mut PendingBalances::default(),
+                    pending: &mut Pending::default(),
                     command: None,
                     wrote: false,
                 });
@@ -357,7 +357,7 @@ fn run_batch(
 ) -> StoreResult<()> {
     let mut tx = client.transaction()?;
     let mut unsent = Unsent::default();
-    let mut balances = PendingBalances::default();
+    let mut pending = Pending::default();
     let mut first = true;
     while let Some(job) = pop_front(batch) {
         let opened = tx.batch_execute(if first {
@@ -376,7 +376,7 @@ fn run_batch(
             statements: &mut *statements,
             writing: true,
             unsent: &mut unsent,
-            balances: &mut balances,
+            pending: &mut pending,
             command: None,
             wrote: false,
         };
@@ -392,7 +392,7 @@ fn run_batch(
             }
         };
         let kept = matches!(outcome, Ok((true, _)));
-        pg.balances.end_job(kept);
+        pg.pending.end_job(kept);
         match outcome {
             Ok((keep, deliver)) => {
                 deliveries.push(deliver);
@@ -407,13 +407,43 @@ fn run_batch(
             }
         }
     }
-    add_to_balances(&mut tx, statements, shard, balances.take_batch())?;
+    add_to_balances(&mut tx, statements, shard, pending.take_balance_changes())?;
+    let marks = pending.take_marks();
+    write_marks(
+        &mut tx,
+        statements,
+        marks.iter().map(|(key, since)| (key, *since)),
+    )?;
     tx.commit()?;
     Ok(())
 }
 
-/// Adds a batch's running-balance changes to this writer's shard of each row (see
-/// `PendingBalances`).
+/// Notes accounts as payout candidates from the marks' `since` on (an earlier one stays), one
+/// account at a time: a key-share lock on a row already early enough lets batches note it side
+/// by side (an upsert would lock it exclusively, whatever its WHERE says, and queue every batch
+/// that pays the account behind the one before it until it commits) and still orders them
+/// against a sweep, which locks it for update (see `payout_candidates_due`). Marks come in key
+/// order, so batches lock rows in the same order.
+fn write_marks<'k>(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &mut Statements,
+    marks: impl IntoIterator<Item = (&'k MarkKey, Since)>,
+) -> StoreResult<()> {
+    for ((platform, livemode, account), Since(since)) in marks {
+        let current = statements.get(tx, NOTED_CANDIDATE)?;
+        let noted = tx
+            .query_opt(&current, &[platform, livemode, account])?
+            .map(|row| row.get::<_, i64>(0));
+        if noted.is_some_and(|noted| noted <= since) {
+            continue;
+        }
+        let statement = statements.get(tx, MARK_CANDIDATE)?;
+        tx.execute(&statement, &[platform, livemode, account, &since])?;
+    }
+    Ok(())
+}
+
+/// Adds a batch's running-balance changes to this writer's shard of each row (see `Pending`).
 fn add_to_balances(
     tx: &mut postgres::Transaction<'_>,
     statements: &mut Statements,
@@ -604,9 +634,9 @@ struct PgTx<'a, 'b> {
     writing: bool,
     /// Rows written but not yet sent (see `Unsent`).
     unsent: &'a mut Unsent,
-    /// Running-balance changes of sent postings, added to `ledger_balances` before the batch
-    /// commits.
-    balances: &'a mut PendingBalances,
+    /// Running-balance changes of sent postings and payout-candidate marks, written before the
+    /// batch commits.
+    pending: &'a mut Pending,
     /// The command running inside the job (`begin_command`), if any, and whether it has a
     /// savepoint of its own. A command that begins before its job has written anything shares
     /// the job's savepoint: two round trips fewer per request.
@@ -621,6 +651,18 @@ impl<'b> PgTx<'_, 'b> {
         self.flush()?;
         self.wrote = true;
         Ok(self.raw)
+    }
+
+    /// Writes every pending mark before payout candidates are read or set here. The marks stay
+    /// pending: written again before the batch commits, they change nothing, and a rollback of
+    /// this job or command cannot lose those of the jobs before it.
+    fn write_pending_marks(&mut self) -> StoreResult<()> {
+        let marks = self.pending.all_marks();
+        if marks.is_empty() {
+            return Ok(());
+        }
+        self.wrote = true;
+        write_marks(self.raw, self.statements, marks)
     }
 
     /// A prepared statement that needs none of the unsent rows in the database: nothing is sent
@@ -715,7 +757,7 @@ impl<'b> PgTx<'_, 'b> {
             ]);
         }
         self.raw.execute(&statement, &params)?;
-        self.balances.add(super::summed_by_slice(postings));
+        self.pending.add_postings(super::summed_by_slice(postings));
         self.unsent.clear();
         self.wrote = true;
         Ok(())
@@ -743,6 +785,13 @@ const ADD_TO_BALANCES: &str =
        AS rows (ledger_account, livemode, currency, available_on, amount)
      ON CONFLICT (ledger_account, livemode, currency, available_on, shard)
      DO UPDATE SET amount = ledger_balances.amount + EXCLUDED.amount";
+/// See `write_marks`.
+const NOTED_CANDIDATE: &str = "SELECT since FROM payout_candidates
+     WHERE platform = $1 AND livemode = $2 AND account = $3 FOR KEY SHARE";
+const MARK_CANDIDATE: &str =
+    "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
+     WHERE payout_candidates.since > excluded.since";
 const UPDATE_DOCS: &str = "UPDATE documents SET body = rows.body, deleted = rows.deleted
      FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS rows (id, body, deleted)
      WHERE documents.id = rows.id";
@@ -1006,7 +1055,7 @@ impl Tx for PgTx<'_, '_> {
             })
             .collect();
         Ok(self
-            .balances
+            .pending
             .add_to_balance(ledger_account, livemode, stored))
     }
 
@@ -1030,7 +1079,7 @@ impl Tx for PgTx<'_, '_> {
                 amount: row.get(2),
             })
             .collect();
-        Ok(self.balances.add_to_totals(prefix, livemode, stored))
+        Ok(self.pending.add_to_totals(prefix, livemode, stored))
     }
 
     fn accounts_available_between(
@@ -1052,7 +1101,7 @@ impl Tx for PgTx<'_, '_> {
             &[&livemode, &from, &up_to, &after_account, &(limit as i64)],
         )?;
         let stored = rows.iter().map(|row| row.get(0)).collect();
-        Ok(self.balances.add_to_accounts_available(
+        Ok(self.pending.add_to_accounts_available(
             livemode,
             (from, up_to),
             after_account,
@@ -1123,30 +1172,8 @@ impl Tx for PgTx<'_, '_> {
         account: &str,
         since: i64,
     ) -> StoreResult<()> {
-        // Every payment to an account notes it: an upsert would lock the one row and queue the
-        // writers behind each other, even when the note stays as it is (ON CONFLICT DO UPDATE
-        // locks the row whatever its WHERE says). A key-share lock lets payments read it side by
-        // side and still orders them against a sweep (see `payout_candidates_due`).
-        // Neither statement needs the unsent rows.
-        let current = self.unflushed_statement(
-            "SELECT since FROM payout_candidates WHERE platform = $1 AND livemode = $2 AND account = $3
-             FOR KEY SHARE",
-        )?;
-        let noted = self
-            .raw
-            .query_opt(&current, &[&platform, &livemode, &account])?
-            .map(|row| row.get::<_, i64>(0));
-        if noted.is_some_and(|noted| noted <= since) {
-            return Ok(());
-        }
-        let statement = self.unflushed_statement(
-            "INSERT INTO payout_candidates (platform, livemode, account, since) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (platform, livemode, account) DO UPDATE SET since = excluded.since
-             WHERE payout_candidates.since > excluded.since",
-        )?;
-        self.wrote = true;
-        self.raw
-            .execute(&statement, &[&platform, &livemode, &account, &since])?;
+        // Written once per batch, before it commits (see `Pending`).
+        self.pending.mark(platform, livemode, account, since);
         Ok(())
     }
 
@@ -1158,6 +1185,7 @@ impl Tx for PgTx<'_, '_> {
         after: &str,
         limit: usize,
     ) -> StoreResult<Vec<(String, String)>> {
+        self.write_pending_marks()?;
         let statement = self.statement(
             "SELECT account, sweep_after FROM payout_candidates
              WHERE platform = $1 AND livemode = $2 AND account > $3 AND since <= $4
@@ -1178,6 +1206,7 @@ impl Tx for PgTx<'_, '_> {
         since: i64,
         sweep_after: &str,
     ) -> StoreResult<()> {
+        self.write_pending_marks()?;
         let statement = self.statement(
             "UPDATE payout_candidates SET since = $4, sweep_after = $5
              WHERE platform = $1 AND livemode = $2 AND account = $3",
@@ -1347,18 +1376,18 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn begin_command(&mut self) -> StoreResult<()> {
-        let own_savepoint = self.wrote || !self.unsent.is_empty();
+        let own_savepoint = self.wrote || !self.unsent.is_empty() || self.pending.job_has_changes();
         if own_savepoint {
             self.tx()?.batch_execute("SAVEPOINT command")?;
         }
         self.command = Some(own_savepoint);
-        self.balances.begin_command(own_savepoint);
+        self.pending.begin_command(own_savepoint);
         Ok(())
     }
 
     fn end_command(&mut self, keep: bool) -> StoreResult<()> {
         let own_savepoint = self.command.take().unwrap_or(true);
-        self.balances.end_command(keep);
+        self.pending.end_command(keep);
         if keep {
             // Sharing the job's savepoint, the rows wait for the job's own flush.
             if own_savepoint {
@@ -1393,7 +1422,7 @@ impl Tx for PgTx<'_, '_> {
         self.flush()?;
         // Its queries compare the stored rows: a batch's pending balance changes would show
         // as differences (`sluice ledger verify` runs alone, in a process of its own).
-        if !self.balances.is_empty() {
+        if !self.pending.no_balance_change() {
             return Err(StoreError::Postgres(
                 "the ledger is verified in a transaction of its own".into(),
             ));

@@ -1,11 +1,15 @@
-//! Running-balance changes a PostgreSQL batch has not yet added to `ledger_balances`. Each
-//! payment adding its postings to the balance rows itself updated the platform's row of its
-//! writer's shard once per payment: every update a new row version, each upsert a search
-//! through the versions before it (a sixth of the server's time per payment). The batch adds
-//! the sum of its jobs' changes once, just before it commits; until then the reads of
-//! `ledger_balances` inside the batch add what is pending here.
+//! What a PostgreSQL batch writes once, just before it commits, instead of once per job:
+//! running-balance changes and payout-candidate marks.
 //!
-//! Changes are kept per level of rollback: the batch's finished jobs, the running job, and the
+//! Each payment adding its postings to the balance rows itself updated the platform's row of
+//! its writer's shard once per payment: every update a new row version, each upsert a search
+//! through the versions before it (a sixth of the server's time per payment). And each payment
+//! to a connected account key-share-locked the account's payout-candidate row to note it: a
+//! round trip per payment, and a multixact whenever two batches held the same row. Until the
+//! batch writes them, the reads of those tables inside the batch take what is pending here
+//! into account.
+//!
+//! Both are kept per level of rollback: the batch's finished jobs, the running job, and the
 //! running command when it has a savepoint of its own, so that what a rollback undoes in the
 //! database is forgotten here too.
 
@@ -14,35 +18,130 @@ use std::collections::BTreeMap;
 use super::{BalanceSlice, LedgerTotal};
 
 /// A running-balance row without its shard: ledger account, mode, currency, `available_on`.
-type SliceKey = (String, bool, String, i64);
+pub(crate) type SliceKey = (String, bool, String, i64);
+/// A payout candidate: platform, mode, connected account.
+pub(crate) type MarkKey = (String, bool, String);
 
-#[derive(Debug, Default)]
-pub(crate) struct PendingBalances {
-    batch: BTreeMap<SliceKey, i64>,
-    job: BTreeMap<SliceKey, i64>,
-    /// `Some` while a command with a savepoint of its own runs.
-    command: Option<BTreeMap<SliceKey, i64>>,
+/// How two pending values for the same key make one.
+pub(crate) trait Combine {
+    fn combine(&mut self, other: Self);
 }
 
-fn merge(into: &mut BTreeMap<SliceKey, i64>, from: BTreeMap<SliceKey, i64>) {
-    for (key, amount) in from {
-        *into.entry(key).or_insert(0) += amount;
+/// Balance changes add up.
+impl Combine for i64 {
+    fn combine(&mut self, other: i64) {
+        *self += other;
     }
 }
 
-impl PendingBalances {
-    pub fn is_empty(&self) -> bool {
+/// The earliest moment an account has work for its payout schedule (`since`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Since(pub i64);
+
+impl Combine for Since {
+    fn combine(&mut self, other: Since) {
+        self.0 = self.0.min(other.0);
+    }
+}
+
+#[derive(Debug)]
+struct Levels<K, V> {
+    batch: BTreeMap<K, V>,
+    job: BTreeMap<K, V>,
+    /// `Some` while a command with a savepoint of its own runs.
+    command: Option<BTreeMap<K, V>>,
+}
+
+impl<K, V> Default for Levels<K, V> {
+    fn default() -> Self {
+        Levels {
+            batch: BTreeMap::new(),
+            job: BTreeMap::new(),
+            command: None,
+        }
+    }
+}
+
+fn merge<K: Ord, V: Combine>(into: &mut BTreeMap<K, V>, from: BTreeMap<K, V>) {
+    for (key, value) in from {
+        match into.get_mut(&key) {
+            Some(kept) => kept.combine(value),
+            None => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+impl<K: Ord, V: Combine> Levels<K, V> {
+    fn is_empty(&self) -> bool {
         self.batch.is_empty()
             && self.job.is_empty()
             && self.command.as_ref().is_none_or(BTreeMap::is_empty)
     }
 
+    fn add(&mut self, key: K, value: V) {
+        let level = self.command.as_mut().unwrap_or(&mut self.job);
+        merge(level, BTreeMap::from([(key, value)]));
+    }
+
+    fn begin_command(&mut self, own_savepoint: bool) {
+        self.command = own_savepoint.then(BTreeMap::new);
+    }
+
+    fn end_command(&mut self, keep: bool) {
+        match (self.command.take(), keep) {
+            (Some(command), true) => merge(&mut self.job, command),
+            (Some(_), false) | (None, true) => {}
+            // It shared the job's savepoint: nothing had been written before it.
+            (None, false) => self.job.clear(),
+        }
+    }
+
+    fn end_job(&mut self, keep: bool) {
+        let job = std::mem::take(&mut self.job);
+        let command = self.command.take();
+        if keep {
+            merge(&mut self.batch, job);
+            merge(&mut self.batch, command.unwrap_or_default());
+        }
+    }
+
+    fn take_batch(&mut self) -> Vec<(K, V)> {
+        std::mem::take(&mut self.batch).into_iter().collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.batch
+            .iter()
+            .chain(self.job.iter())
+            .chain(self.command.iter().flatten())
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    balances: Levels<SliceKey, i64>,
+    marks: Levels<MarkKey, Since>,
+}
+
+impl Pending {
+    /// Whether the running job has changes of its own (a command that begins then needs a
+    /// savepoint of its own for its rollback to spare them).
+    pub fn job_has_changes(&self) -> bool {
+        !self.balances.job.is_empty() || !self.marks.job.is_empty()
+    }
+
+    /// Whether no balance change is pending.
+    pub fn no_balance_change(&self) -> bool {
+        self.balances.is_empty()
+    }
+
     /// Adds sent postings, summed per slice (a slice that sums to zero still makes its row).
-    pub fn add<'a>(
+    pub fn add_postings<'a>(
         &mut self,
         slices: impl IntoIterator<Item = (&'a str, bool, &'a str, i64, i64)>,
     ) {
-        let level = self.command.as_mut().unwrap_or(&mut self.job);
         for (account, livemode, currency, available_on, amount) in slices {
             let key = (
                 account.to_string(),
@@ -50,48 +149,52 @@ impl PendingBalances {
                 currency.to_string(),
                 available_on,
             );
-            *level.entry(key).or_insert(0) += amount;
+            self.balances.add(key, amount);
         }
     }
 
+    /// Notes that `account` has work for its payout schedule from `since` on.
+    pub fn mark(&mut self, platform: &str, livemode: bool, account: &str, since: i64) {
+        let key = (platform.to_string(), livemode, account.to_string());
+        self.marks.add(key, Since(since));
+    }
+
     pub fn begin_command(&mut self, own_savepoint: bool) {
-        self.command = own_savepoint.then(BTreeMap::new);
+        self.balances.begin_command(own_savepoint);
+        self.marks.begin_command(own_savepoint);
     }
 
     /// A command ended; `keep` false: its changes were rolled back (with the job's, when it
     /// shared the job's savepoint: nothing had been written before it).
     pub fn end_command(&mut self, keep: bool) {
-        match (self.command.take(), keep) {
-            (Some(command), true) => merge(&mut self.job, command),
-            (Some(_), false) => {}
-            (None, true) => {}
-            (None, false) => self.job.clear(),
-        }
+        self.balances.end_command(keep);
+        self.marks.end_command(keep);
     }
 
     /// A job ended; `keep` false: rolled back to its savepoint.
     pub fn end_job(&mut self, keep: bool) {
-        let job = std::mem::take(&mut self.job);
-        if let Some(command) = self.command.take() {
-            if keep {
-                merge(&mut self.batch, command);
-            }
-        }
-        if keep {
-            merge(&mut self.batch, job);
-        }
+        self.balances.end_job(keep);
+        self.marks.end_job(keep);
     }
 
-    /// What the batch adds before it commits, in slice order (and forgets it).
-    pub fn take_batch(&mut self) -> Vec<(SliceKey, i64)> {
-        std::mem::take(&mut self.batch).into_iter().collect()
+    /// The balance changes the batch adds before it commits, in slice order (and forgets them).
+    pub fn take_balance_changes(&mut self) -> Vec<(SliceKey, i64)> {
+        self.balances.take_batch()
     }
 
-    fn all(&self) -> impl Iterator<Item = (&SliceKey, &i64)> {
-        self.batch
-            .iter()
-            .chain(self.job.iter())
-            .chain(self.command.iter().flatten())
+    /// The marks the batch writes before it commits, in candidate order (and forgets them).
+    pub fn take_marks(&mut self) -> Vec<(MarkKey, Since)> {
+        self.marks.take_batch()
+    }
+
+    /// Every pending mark, of every level, in candidate order. Writing a mark twice changes
+    /// nothing the second time, so they may be written before a read and kept.
+    pub fn all_marks(&self) -> Vec<(&MarkKey, Since)> {
+        let mut marks: BTreeMap<&MarkKey, Since> = BTreeMap::new();
+        for (key, since) in self.marks.all() {
+            merge(&mut marks, BTreeMap::from([(key, *since)]));
+        }
+        marks.into_iter().collect()
     }
 
     /// `stored` (one ledger account's slices in `(currency, available_on)` order) with what is
@@ -103,6 +206,7 @@ impl PendingBalances {
         stored: Vec<BalanceSlice>,
     ) -> Vec<BalanceSlice> {
         let mut pending = self
+            .balances
             .all()
             .filter(|((account, mode, _, _), _)| account == ledger_account && *mode == livemode)
             .peekable();
@@ -135,6 +239,7 @@ impl PendingBalances {
         stored: Vec<LedgerTotal>,
     ) -> Vec<LedgerTotal> {
         let mut pending = self
+            .balances
             .all()
             .filter(|((account, mode, _, _), _)| account.starts_with(prefix) && *mode == livemode)
             .peekable();
@@ -174,7 +279,8 @@ impl PendingBalances {
         let floor = after_account.max("acct_");
         let before = stored.len();
         stored.extend(
-            self.all()
+            self.balances
+                .all()
                 .filter(|((account, mode, _, available_on), _)| {
                     *mode == livemode
                         && *available_on > from
@@ -207,47 +313,47 @@ mod tests {
 
     #[test]
     fn what_a_rollback_undoes_is_forgotten_and_the_rest_reaches_the_batch() {
-        let mut pending = PendingBalances::default();
-        pending.add([("acct_a", false, "usd", 10, 100)]);
+        let mut pending = Pending::default();
+        pending.add_postings([("acct_a", false, "usd", 10, 100)]);
         pending.end_job(true);
         // A job that fails: nothing of it stays.
-        pending.add([("acct_a", false, "usd", 10, 5)]);
+        pending.add_postings([("acct_a", false, "usd", 10, 5)]);
         pending.end_job(false);
         // A command of its own inside a job: undone, then kept.
-        pending.add([("acct_a", false, "usd", 10, 1)]);
+        pending.add_postings([("acct_a", false, "usd", 10, 1)]);
         pending.begin_command(true);
-        pending.add([("acct_a", false, "usd", 10, 1_000)]);
+        pending.add_postings([("acct_a", false, "usd", 10, 1_000)]);
         pending.end_command(false);
         pending.begin_command(true);
-        pending.add([("acct_b", false, "eur", 20, 7)]);
+        pending.add_postings([("acct_b", false, "eur", 20, 7)]);
         pending.end_command(true);
         pending.end_job(true);
         // A command sharing its job's savepoint: its rollback undoes the job's changes.
         pending.begin_command(false);
-        pending.add([("acct_a", false, "usd", 10, 50)]);
+        pending.add_postings([("acct_a", false, "usd", 10, 50)]);
         pending.end_command(false);
         pending.end_job(true);
         assert_eq!(
-            pending.take_batch(),
+            pending.take_balance_changes(),
             vec![
                 (("acct_a".into(), false, "usd".into(), 10), 101),
                 (("acct_b".into(), false, "eur".into(), 20), 7),
             ]
         );
-        assert!(pending.is_empty());
+        assert!(pending.no_balance_change());
     }
 
     #[test]
     fn reads_add_what_is_pending_in_every_level() {
-        let mut pending = PendingBalances::default();
-        pending.add([
+        let mut pending = Pending::default();
+        pending.add_postings([
             ("acct_a", false, "usd", 20, 30),
             ("acct_b", false, "usd", 20, 4),
         ]);
         pending.end_job(true);
-        pending.add([("acct_a", false, "eur", 10, 2)]);
+        pending.add_postings([("acct_a", false, "eur", 10, 2)]);
         pending.begin_command(true);
-        pending.add([
+        pending.add_postings([
             ("acct_a", false, "usd", 10, -5),
             ("acct_a", true, "usd", 10, 9),
         ]);
@@ -289,5 +395,27 @@ mod tests {
             pending.add_to_accounts_available(false, (15, 25), "acct_a", 5, Vec::new()),
             vec!["acct_b".to_string()]
         );
+    }
+
+    #[test]
+    fn marks_keep_the_earliest_since_and_are_all_read_until_the_batch_takes_them() {
+        let mut pending = Pending::default();
+        pending.mark("acct_p", false, "acct_b", 30);
+        pending.mark("acct_p", false, "acct_b", 20);
+        pending.end_job(true);
+        pending.mark("acct_p", false, "acct_a", 50);
+        pending.end_job(false);
+        pending.begin_command(true);
+        pending.mark("acct_p", false, "acct_b", 10);
+        pending.mark("acct_p", false, "acct_c", 40);
+        let key = |account: &str| ("acct_p".to_string(), false, account.to_string());
+        assert_eq!(
+            pending.all_marks(),
+            vec![(&key("acct_b"), Since(10)), (&key("acct_c"), Since(40))]
+        );
+        pending.end_command(false);
+        pending.end_job(true);
+        assert_eq!(pending.take_marks(), vec![(key("acct_b"), Since(20))]);
+        assert!(pending.all_marks().is_empty());
     }
 }
