@@ -368,4 +368,85 @@ async fn sequences(app: TestApp) {
     }
 }
 
-store_tests!(sequences);
+/// Payments, transfers (some refused for want of balance) and refunds sent at once, so that on
+/// PostgreSQL they share batches: a batch's balance changes wait until it commits, and a refused
+/// job's must leave no trace. Afterwards every balance and invariant holds as for a sequence.
+async fn concurrent_requests(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let network_before = network_now(&app).await;
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        let account = app.post("/v1/accounts", ONBOARD, &[]).await.ok().clone();
+        accounts.push(account["id"].as_str().unwrap().to_string());
+    }
+    let mut model = Model {
+        customers_net: -network_before,
+        ..Default::default()
+    };
+    pay(
+        &app,
+        &mut model,
+        "amount=60000&currency=usd&payment_method=pm_card_bypassPending&confirm=true",
+        None,
+    )
+    .await
+    .expect("funding charge");
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..48_usize {
+        let (app, account) = (app.clone(), accounts[index % 2].clone());
+        tasks.spawn(async move {
+            let amount = 1_000 + 37 * index as i64;
+            if index % 3 == 2 {
+                // 16 transfers of 5,000 and up from about 58,000 available: some are refused.
+                let form = format!(
+                    "amount={}&currency=usd&destination={account}",
+                    5_000 + amount
+                );
+                let response = app.post("/v1/transfers", &form, &[]).await;
+                let refused = response.status != 200;
+                assert!(
+                    !refused || response.body["error"]["code"] == "balance_insufficient",
+                    "transfer: {}",
+                    response.text
+                );
+                return (0, refused);
+            }
+            let form = format!(
+                "amount={amount}&currency=usd&payment_method=pm_card_bypassPending&confirm=true\
+                 &application_fee_amount={}&transfer_data[destination]={account}",
+                amount / 10
+            );
+            let intent = app
+                .post("/v1/payment_intents", &form, &[])
+                .await
+                .ok()
+                .clone();
+            if index % 3 == 1 {
+                let refund = format!(
+                    "payment_intent={}&amount={}&reverse_transfer=true",
+                    intent["id"].as_str().unwrap(),
+                    amount / 2
+                );
+                app.post("/v1/refunds", &refund, &[]).await.ok();
+                return (amount - amount / 2, false);
+            }
+            (amount, false)
+        });
+    }
+    let mut refused = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        let (paid, was_refused) = outcome.expect("a request task panicked");
+        model.customers_net += paid;
+        refused += usize::from(was_refused);
+    }
+    assert!(
+        (1..16).contains(&refused),
+        "some transfers, not all, should have found the balance short: {refused}"
+    );
+    let balance = app.get("/v1/balance", &[]).await.ok().clone();
+    let available = balance["available"][0]["amount"].as_i64().unwrap();
+    assert!(available >= 0, "transfers overdrew the platform: {balance}");
+    check_invariants(&app, 0, &accounts, &model).await;
+}
+
+store_tests!(sequences, concurrent_requests);
