@@ -19,7 +19,12 @@ use super::{
     StoreResult, Timer, Tx, Unsent, WriteJob, MAX_UNSENT,
 };
 
-const WRITERS: usize = 4;
+/// Connections that run API writes, each a batch at a time. Two keep both of this machine's
+/// cores busy while a batch waits on a round trip or its commit, and make batches twice the
+/// size four made: what a batch writes once (its balance changes and marks, its commit) is
+/// shared by more payments (payments 2,515-2,603/s against 2,239-2,355/s with four, p99 28-32
+/// ms against 49-53 ms; one: 1,147-1,171/s).
+const WRITERS: usize = 2;
 const MAX_BATCH: usize = 64;
 
 pub struct PgStore {
