@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::clock::{Phase, SpanRun};
 use super::objects::ACCOUNT;
 use super::payouts::Payee;
-use super::{clock, docs, events, ledger, liability, payouts, Ctx, Result};
+use super::{clock, docs, events, json_member, ledger, liability, payouts, Ctx, Result};
 use crate::store::{Tx, NOTHING_DUE};
+use serde::Deserialize;
 
 const DAY_SECONDS: i64 = 86_400;
 /// The most work one step does, in timers run and accounts dealt with (announced, swept). A
@@ -160,9 +161,9 @@ fn announce_available(
         if doc.object != ACCOUNT || doc.platform != platform || doc.deleted {
             continue;
         }
-        let holder: Holder = docs::from_json(&doc)?;
+        let currency = default_currency(&doc)?;
         let ctx = Ctx::system(base, account, run.end);
-        let balance = ledger::balance(tx, &ctx, &holder.default_currency)?;
+        let balance = ledger::balance(tx, &ctx, &currency)?;
         events::record(tx, &ctx, "balance.available", &balance)?;
         report.balances_available += 1;
     }
@@ -176,6 +177,17 @@ fn announce_available(
 #[derive(serde::Deserialize)]
 struct Holder {
     default_currency: String,
+}
+
+/// An account's `default_currency`, read without parsing the rest of its 3 KB document.
+fn default_currency(doc: &crate::store::Document) -> Result<String> {
+    let member = json_member::value_text(&doc.body, "default_currency")
+        .and_then(|text| String::deserialize(&mut serde_json::Deserializer::from_str(text)).ok());
+    match member {
+        Some(currency) => Ok(currency),
+        // Not where it should be: the whole document's parse says what is wrong with it.
+        None => Ok(docs::from_json::<Holder>(doc)?.default_currency),
+    }
 }
 
 /// The automatic payouts of connected accounts whose schedule pays on the day the span ends,

@@ -887,13 +887,25 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn timers_remove(&mut self, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.before_write()?;
+        // One statement for the step's timers (a step runs hundreds): executed one by one they
+        // were a twentieth of a clock advance's writer time.
+        let mut list = String::with_capacity(ids.len() * 12 + 2);
+        list.push('[');
+        for (index, id) in ids.iter().enumerate() {
+            if index > 0 {
+                list.push(',');
+            }
+            list.push_str(&id.to_string());
+        }
+        list.push(']');
         let mut statement = self
             .conn
-            .prepare_cached("DELETE FROM timers WHERE id = ?1")?;
-        for id in ids {
-            statement.execute([id])?;
-        }
+            .prepare_cached("DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?1))")?;
+        statement.execute([list])?;
         Ok(())
     }
 
