@@ -54,6 +54,8 @@ pub struct Ctx {
     pub base_url: std::sync::Arc<str>,
     /// Collects the events this command records, published once its transaction commits.
     pub events: std::sync::Arc<events::Recorder>,
+    /// Which platforms may hold a Connect reserve (shared by the process).
+    pub reserves: std::sync::Arc<liability::Reserves>,
 }
 
 impl Ctx {
@@ -84,6 +86,7 @@ impl Ctx {
             pricing: base.pricing.clone(),
             base_url: base.base_url.clone(),
             events: base.events.clone(),
+            reserves: base.reserves.clone(),
         }
     }
 

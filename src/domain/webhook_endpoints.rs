@@ -535,6 +535,7 @@ pub fn finish_attempt(
                     pricing: Default::default(),
                     base_url: std::sync::Arc::from(""),
                     events: recorder.clone(),
+                    reserves: Default::default(),
                 };
                 // Stripe tells the account by email; here it is an event on the platform (never
                 // delivered to webhooks).

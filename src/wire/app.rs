@@ -42,6 +42,8 @@ pub struct App {
     pub base_url: Arc<str>,
     /// The webhook endpoint cache and the feeds of committed events.
     pub hub: Arc<crate::domain::events::Hub>,
+    /// Which platforms may hold a Connect reserve.
+    pub reserves: Arc<crate::domain::liability::Reserves>,
     keys: RwLock<HashMap<[u8; 32], KeyInfo>>,
     /// Connected accounts known to exist: id -> (platform, livemode). Accounts never change
     /// platform, so only deletion has to evict.
@@ -97,6 +99,7 @@ impl App {
             pricing: Arc::new(pricing),
             base_url: Arc::from(base_url),
             hub: crate::domain::events::Hub::new(),
+            reserves: Default::default(),
             keys: RwLock::new(HashMap::new()),
             connected: RwLock::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
@@ -254,6 +257,7 @@ impl App {
     ) -> Result<Option<String>, ApiError> {
         let (id, secret) = (id.to_string(), secret.to_string());
         let pricing = self.pricing.clone();
+        let reserves = self.reserves.clone();
         let offsets = self
             .clock_offsets
             .read()
@@ -287,6 +291,7 @@ impl App {
                     pricing,
                     base_url: Arc::from(""),
                     events,
+                    reserves,
                 };
                 tx.begin_command()?;
                 let outcome =

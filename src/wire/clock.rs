@@ -35,6 +35,7 @@ impl App {
             pricing: self.pricing.clone(),
             base_url: self.base_url.clone(),
             events: self.hub.recorder(),
+            reserves: self.reserves.clone(),
         }
     }
 

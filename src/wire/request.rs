@@ -42,6 +42,7 @@ pub struct ApiRequest {
     pub clock_offset: i64,
     /// Collects the events the request's command records.
     pub events: Arc<crate::domain::events::Recorder>,
+    pub reserves: Arc<crate::domain::liability::Reserves>,
     /// Digest of method, path and parameters: a replayed key must carry the same request.
     pub fingerprint: Vec<u8>,
 }
@@ -66,6 +67,7 @@ impl ApiRequest {
             pricing: self.pricing.clone(),
             base_url: self.base_url.clone(),
             events: self.events.clone(),
+            reserves: self.reserves.clone(),
         }
     }
 }
@@ -264,6 +266,7 @@ impl FromRequest<Arc<App>> for ApiRequest {
             pricing: app.pricing.clone(),
             base_url: app.base_url.clone(),
             events: app.hub.recorder(),
+            reserves: app.reserves.clone(),
             fingerprint: digest.finalize().to_vec(),
         })
     }
