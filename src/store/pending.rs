@@ -62,6 +62,18 @@ impl<K, V> Default for Levels<K, V> {
     }
 }
 
+/// Amounts summed by key, in key order.
+fn added_by_key<K: Ord>(
+    stored: impl Iterator<Item = (K, i64)>,
+    pending: impl Iterator<Item = (K, i64)>,
+) -> BTreeMap<K, i64> {
+    let mut sums = BTreeMap::new();
+    for (key, amount) in stored.chain(pending) {
+        *sums.entry(key).or_insert(0) += amount;
+    }
+    sums
+}
+
 fn merge<K: Ord, V: Combine>(into: &mut BTreeMap<K, V>, from: BTreeMap<K, V>) {
     for (key, value) in from {
         match into.get_mut(&key) {
@@ -197,6 +209,19 @@ impl Pending {
         marks.into_iter().collect()
     }
 
+    /// The pending balance changes of the slices `wanted` picks; `None` if there are none.
+    fn balance_changes<'a>(
+        &'a self,
+        wanted: impl Fn(&SliceKey) -> bool + 'a,
+    ) -> Option<impl Iterator<Item = (&'a SliceKey, &'a i64)> + 'a> {
+        let mut changes = self
+            .balances
+            .all()
+            .filter(move |(key, _)| wanted(key))
+            .peekable();
+        changes.peek().is_some().then_some(changes)
+    }
+
     /// `stored` (one ledger account's slices in `(currency, available_on)` order) with what is
     /// pending for that account added, in the same order.
     pub fn add_to_balance(
@@ -205,22 +230,18 @@ impl Pending {
         livemode: bool,
         stored: Vec<BalanceSlice>,
     ) -> Vec<BalanceSlice> {
-        let mut pending = self
-            .balances
-            .all()
-            .filter(|((account, mode, _, _), _)| account == ledger_account && *mode == livemode)
-            .peekable();
-        if pending.peek().is_none() {
+        let Some(pending) = self.balance_changes(|(account, mode, _, _)| {
+            account == ledger_account && *mode == livemode
+        }) else {
             return stored;
-        }
-        let mut slices: BTreeMap<(String, i64), i64> = stored
+        };
+        let stored = stored
             .into_iter()
-            .map(|slice| ((slice.currency, slice.available_on), slice.amount))
-            .collect();
-        for ((_, _, currency, available_on), amount) in pending {
-            *slices.entry((currency.clone(), *available_on)).or_insert(0) += amount;
-        }
-        slices
+            .map(|slice| ((slice.currency, slice.available_on), slice.amount));
+        let pending = pending.map(|((_, _, currency, available_on), amount)| {
+            ((currency.clone(), *available_on), *amount)
+        });
+        added_by_key(stored, pending)
             .into_iter()
             .map(|((currency, available_on), amount)| BalanceSlice {
                 currency,
@@ -238,24 +259,18 @@ impl Pending {
         livemode: bool,
         stored: Vec<LedgerTotal>,
     ) -> Vec<LedgerTotal> {
-        let mut pending = self
-            .balances
-            .all()
-            .filter(|((account, mode, _, _), _)| account.starts_with(prefix) && *mode == livemode)
-            .peekable();
-        if pending.peek().is_none() {
+        let Some(pending) = self.balance_changes(|(account, mode, _, _)| {
+            account.starts_with(prefix) && *mode == livemode
+        }) else {
             return stored;
-        }
-        let mut totals: BTreeMap<(String, String), i64> = stored
+        };
+        let stored = stored
             .into_iter()
-            .map(|total| ((total.ledger_account, total.currency), total.amount))
-            .collect();
-        for ((account, _, currency, _), amount) in pending {
-            *totals
-                .entry((account.clone(), currency.clone()))
-                .or_insert(0) += amount;
-        }
-        totals
+            .map(|total| ((total.ledger_account, total.currency), total.amount));
+        let pending = pending.map(|((account, _, currency, _), amount)| {
+            ((account.clone(), currency.clone()), *amount)
+        });
+        added_by_key(stored, pending)
             .into_iter()
             .filter(|(_, amount)| *amount != 0)
             .map(|((ledger_account, currency), amount)| LedgerTotal {
@@ -277,24 +292,19 @@ impl Pending {
         mut stored: Vec<String>,
     ) -> Vec<String> {
         let floor = after_account.max("acct_");
-        let before = stored.len();
-        stored.extend(
-            self.balances
-                .all()
-                .filter(|((account, mode, _, available_on), _)| {
-                    *mode == livemode
-                        && *available_on > from
-                        && *available_on <= up_to
-                        && account.as_str() > floor
-                        && account.as_str() < "acct`"
-                })
-                .map(|((account, _, _, _), _)| account.clone()),
-        );
-        if stored.len() > before {
-            stored.sort_unstable();
-            stored.dedup();
-            stored.truncate(limit);
-        }
+        let Some(pending) = self.balance_changes(|(account, mode, _, available_on)| {
+            *mode == livemode
+                && *available_on > from
+                && *available_on <= up_to
+                && account.as_str() > floor
+                && account.as_str() < "acct`"
+        }) else {
+            return stored;
+        };
+        stored.extend(pending.map(|((account, _, _, _), _)| account.clone()));
+        stored.sort_unstable();
+        stored.dedup();
+        stored.truncate(limit);
         stored
     }
 }
