@@ -26,7 +26,7 @@ use crate::store::Tx;
 /// (`release_recovered`).
 #[derive(Debug, Default)]
 pub struct Reserves {
-    /// `None` until looked up once in the store.
+    /// Absent until looked up once in the store.
     platforms: Mutex<HashMap<(String, bool), bool>>,
 }
 

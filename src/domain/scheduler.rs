@@ -5,14 +5,13 @@
 //! its own, taking turns with API requests, with the next step queued behind it): the clock
 //! advance runs them all before it answers; a background ticker runs them on wall time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::{Phase, SpanRun};
 use super::objects::ACCOUNT;
 use super::payouts::Payee;
 use super::{clock, docs, events, json_member, ledger, liability, payouts, Ctx, Result};
 use crate::store::{Tx, NOTHING_DUE};
-use serde::Deserialize;
 
 const DAY_SECONDS: i64 = 86_400;
 /// The most work one step does, in timers run and accounts dealt with (announced, swept). A
