@@ -153,6 +153,8 @@ impl PgStore {
                     writing: false,
                     unsent: &mut Unsent::default(),
                     pending: &mut Pending::default(),
+                    savepoint_open: &mut false,
+                    job_savepoint: false,
                     command: None,
                     wrote: false,
                 });
@@ -350,9 +352,11 @@ impl Statements {
     }
 }
 
-/// Runs every job of a batch in one transaction, each inside the savepoint `job`, so one
-/// failing job leaves its batch-mates intact. Releasing one savepoint and opening the next go
-/// out as one round trip.
+/// Runs every job of a batch in one transaction, so one failing job leaves its batch-mates
+/// intact: a job opens the savepoint `job` before the first statement of its that changes or
+/// locks something, and rolls back to it if it fails. A job that only reads before its rows go
+/// out (a payment) needs none: a round trip fewer. Releasing one job's savepoint and opening
+/// the next go out as one round trip.
 fn run_batch(
     client: &mut Client,
     shard: i32,
@@ -363,34 +367,25 @@ fn run_batch(
     let mut tx = client.transaction()?;
     let mut unsent = Unsent::default();
     let mut pending = Pending::default();
-    let mut first = true;
+    let mut savepoint_open = false;
     while let Some(job) = pop_front(batch) {
-        let opened = tx.batch_execute(if first {
-            "SAVEPOINT job"
-        } else {
-            "RELEASE SAVEPOINT job; SAVEPOINT job"
-        });
-        first = false;
-        if let Err(error) = opened {
-            let (_, deliver) = job(&mut FailingTx);
-            deliveries.push(deliver);
-            return Err(error.into());
-        }
         let mut pg = PgTx {
             raw: &mut tx,
             statements: &mut *statements,
             writing: true,
             unsent: &mut unsent,
             pending: &mut pending,
+            savepoint_open: &mut savepoint_open,
+            job_savepoint: false,
             command: None,
             wrote: false,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut pg)));
-        // A command's rows go out before its savepoint closes; a failed or panicked command's
-        // never do. Rows the server refuses fail the whole batch: each command's answer was
-        // made believing them written.
+        // A command's rows go out last, in one statement; a failed or panicked command's never
+        // do. Rows the server refuses fail the whole batch: each command's answer was made
+        // believing them written (so they need no savepoint of the job's).
         let sent = match &outcome {
-            Ok((true, _)) => pg.flush(),
+            Ok((true, _)) => pg.send_unsent(),
             _ => {
                 pg.unsent.clear();
                 Ok(())
@@ -398,17 +393,24 @@ fn run_batch(
         };
         let kept = matches!(outcome, Ok((true, _)));
         pg.pending.end_job(kept);
+        let undo = if pg.job_savepoint {
+            "ROLLBACK TO SAVEPOINT job"
+        } else {
+            // Nothing of the job's went out but reads; had one failed, the transaction would
+            // refuse this too (and a COMMIT would roll it back without a word).
+            "SELECT 1"
+        };
         match outcome {
             Ok((keep, deliver)) => {
                 deliveries.push(deliver);
                 sent?;
                 if !keep {
-                    tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
+                    tx.batch_execute(undo)?;
                 }
             }
             Err(_) => {
                 tracing::error!("a write command panicked; its changes are rolled back");
-                tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
+                tx.batch_execute(undo)?;
             }
         }
     }
@@ -642,6 +644,10 @@ struct PgTx<'a, 'b> {
     /// Running-balance changes of sent postings and payout-candidate marks, written before the
     /// batch commits.
     pending: &'a mut Pending,
+    /// Whether a savepoint `job` is open in the batch (this job's or an earlier one's).
+    savepoint_open: &'a mut bool,
+    /// Whether this job opened its savepoint (see `run_batch`).
+    job_savepoint: bool,
     /// The command running inside the job (`begin_command`), if any, and whether it has a
     /// savepoint of its own. A command that begins before its job has written anything shares
     /// the job's savepoint: two round trips fewer per request.
@@ -654,19 +660,37 @@ impl<'b> PgTx<'_, 'b> {
     /// The transaction, once every unsent row is in it: whatever runs next sees them.
     fn tx(&mut self) -> StoreResult<&mut postgres::Transaction<'b>> {
         self.flush()?;
+        self.open_job_savepoint()?;
         self.wrote = true;
         Ok(self.raw)
+    }
+
+    /// Opens the job's savepoint, before its first statement that changes or locks something
+    /// (in a write transaction; reads need none).
+    fn open_job_savepoint(&mut self) -> StoreResult<()> {
+        if self.job_savepoint || !self.writing {
+            return Ok(());
+        }
+        self.raw.batch_execute(if *self.savepoint_open {
+            "RELEASE SAVEPOINT job; SAVEPOINT job"
+        } else {
+            "SAVEPOINT job"
+        })?;
+        *self.savepoint_open = true;
+        self.job_savepoint = true;
+        Ok(())
     }
 
     /// Writes every pending mark before payout candidates are read or set here. The marks stay
     /// pending: written again before the batch commits, they change nothing, and a rollback of
     /// this job or command cannot lose those of the jobs before it.
     fn write_pending_marks(&mut self) -> StoreResult<()> {
-        let marks = self.pending.all_marks();
-        if marks.is_empty() {
+        if self.pending.all_marks().is_empty() {
             return Ok(());
         }
+        self.open_job_savepoint()?;
         self.wrote = true;
+        let marks = self.pending.all_marks();
         write_marks(self.raw, self.statements, marks)
     }
 
@@ -700,8 +724,17 @@ impl<'b> PgTx<'_, 'b> {
         Ok(())
     }
 
-    /// Sends the unsent rows, whatever their tables and number, as one statement: one round trip.
+    /// Sends the unsent rows before the command goes on (whatever it does next sees them).
     fn flush(&mut self) -> StoreResult<()> {
+        if self.unsent.is_empty() {
+            return Ok(());
+        }
+        self.open_job_savepoint()?;
+        self.send_unsent()
+    }
+
+    /// Sends the unsent rows, whatever their tables and number, as one statement: one round trip.
+    fn send_unsent(&mut self) -> StoreResult<()> {
         let unsent = &*self.unsent;
         if unsent.is_empty() {
             return Ok(());
@@ -839,6 +872,7 @@ impl Tx for PgTx<'_, '_> {
         if !self.writing {
             return self.get(id);
         }
+        self.open_job_savepoint()?;
         self.get_doc(GET_DOC_FOR_UPDATE, id)
     }
 
@@ -963,6 +997,7 @@ impl Tx for PgTx<'_, '_> {
              ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status,
                body = EXCLUDED.body, request_id = EXCLUDED.request_id, created = EXCLUDED.created",
         )?;
+        self.open_job_savepoint()?;
         self.wrote = true;
         self.raw.execute(
             &statement,
@@ -1419,6 +1454,7 @@ impl Tx for PgTx<'_, '_> {
         // A lock changes no rows and needs none of the unsent ones.
         let statement =
             self.unflushed_statement("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")?;
+        self.open_job_savepoint()?;
         self.raw.execute(&statement, &[&key])?;
         Ok(())
     }
