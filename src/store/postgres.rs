@@ -1,7 +1,8 @@
-//! The PostgreSQL store. Writes go to a few worker threads, each owning one connection; a worker
-//! takes every queued command it can, runs each in a savepoint and commits them together, as the
-//! embedded store does, because one commit per payment caps throughput on a shared disk. Reads use
-//! a pool of connections, one read-only transaction per command.
+//! The PostgreSQL store. Writes go to two worker threads, each owning one connection; a worker
+//! takes every queued command it can, runs them in one transaction (each in a savepoint once it
+//! changes or locks something, see `run_batch`) and commits them together, as the embedded store
+//! does, because one commit per payment caps throughput on a shared disk. Reads use a pool of
+//! connections, one read-only transaction per command.
 
 use std::sync::Mutex;
 use std::time::Duration;
