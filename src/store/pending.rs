@@ -74,14 +74,18 @@ fn added_by_key<K: Ord>(
     sums
 }
 
+fn combine_into<K: Ord, V: Combine>(into: &mut BTreeMap<K, V>, key: K, value: V) {
+    match into.get_mut(&key) {
+        Some(kept) => kept.combine(value),
+        None => {
+            into.insert(key, value);
+        }
+    }
+}
+
 fn merge<K: Ord, V: Combine>(into: &mut BTreeMap<K, V>, from: BTreeMap<K, V>) {
     for (key, value) in from {
-        match into.get_mut(&key) {
-            Some(kept) => kept.combine(value),
-            None => {
-                into.insert(key, value);
-            }
-        }
+        combine_into(into, key, value);
     }
 }
 
@@ -94,7 +98,7 @@ impl<K: Ord, V: Combine> Levels<K, V> {
 
     fn add(&mut self, key: K, value: V) {
         let level = self.command.as_mut().unwrap_or(&mut self.job);
-        merge(level, BTreeMap::from([(key, value)]));
+        combine_into(level, key, value);
     }
 
     fn begin_command(&mut self, own_savepoint: bool) {
@@ -199,12 +203,16 @@ impl Pending {
         self.marks.take_batch()
     }
 
+    pub fn has_marks(&self) -> bool {
+        !self.marks.is_empty()
+    }
+
     /// Every pending mark, of every level, in candidate order. Writing a mark twice changes
     /// nothing the second time, so they may be written before a read and kept.
     pub fn all_marks(&self) -> Vec<(&MarkKey, Since)> {
         let mut marks: BTreeMap<&MarkKey, Since> = BTreeMap::new();
         for (key, since) in self.marks.all() {
-            merge(&mut marks, BTreeMap::from([(key, *since)]));
+            combine_into(&mut marks, key, *since);
         }
         marks.into_iter().collect()
     }

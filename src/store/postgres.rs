@@ -686,7 +686,7 @@ impl<'b> PgTx<'_, 'b> {
     /// pending: written again before the batch commits, they change nothing, and a rollback of
     /// this job or command cannot lose those of the jobs before it.
     fn write_pending_marks(&mut self) -> StoreResult<()> {
-        if self.pending.all_marks().is_empty() {
+        if !self.pending.has_marks() {
             return Ok(());
         }
         self.open_job_savepoint()?;

@@ -5,6 +5,7 @@
 //! their own connections (WAL lets them run beside the writer).
 
 use std::cell::Cell;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -899,7 +900,7 @@ impl Tx for SqliteTx<'_> {
             if index > 0 {
                 list.push(',');
             }
-            list.push_str(&id.to_string());
+            let _ = write!(list, "{id}");
         }
         list.push(']');
         let mut statement = self
