@@ -382,7 +382,14 @@ pub fn record_update_in<B: Serialize + Any, A: Serialize + Any>(
     let Some(previous) = previous_attributes(&before, &after) else {
         return Ok(());
     };
-    emit(tx, ctx, account, event_type, &after, Some(&previous))
+    emit(
+        tx,
+        ctx,
+        account,
+        event_type,
+        Object::Value(&after),
+        Some(Attributes::Members(&previous)),
+    )
 }
 
 /// Records an event in `account` (a connected account's id, or the platform's; `None`: the
@@ -396,7 +403,52 @@ pub fn record_in<T: Serialize + Any>(
     previous: Option<Map<String, Value>>,
 ) -> Result<()> {
     let object = as_json(object)?;
-    emit(tx, ctx, account, event_type, &object, previous.as_ref())
+    let previous = previous.as_ref().map(Attributes::Members);
+    emit(
+        tx,
+        ctx,
+        account,
+        event_type,
+        Object::Value(&object),
+        previous,
+    )
+}
+
+/// Records an event in `account` (as `record_in`) for a resource given as its JSON text,
+/// without its private part, and `previous_attributes` as an object's text: a stored document
+/// changed by `json_member::edit` goes into its events without being parsed.
+pub fn record_text_in(
+    tx: &mut dyn Tx,
+    ctx: &Ctx,
+    account: Option<&str>,
+    event_type: &'static str,
+    object: &str,
+    previous: Option<&str>,
+) -> Result<()> {
+    emit(
+        tx,
+        ctx,
+        account,
+        event_type,
+        Object::Text(object),
+        previous.map(Attributes::Text),
+    )
+}
+
+/// The resource an event carries.
+#[derive(Clone, Copy)]
+enum Object<'a> {
+    /// Its private part is left out when written.
+    Value(&'a Value),
+    /// Already without its private part.
+    Text(&'a str),
+}
+
+/// An event's `previous_attributes`.
+#[derive(Clone, Copy)]
+enum Attributes<'a> {
+    Members(&'a Map<String, Value>),
+    Text(&'a str),
 }
 
 /// The resource as JSON: borrowed when it already is JSON (payments keep their documents as
@@ -437,9 +489,8 @@ struct EventText<'a> {
     /// The connected account's id, for events of connected accounts.
     account: Option<&'a str>,
     created: i64,
-    /// The resource; its top-level private part is left out.
-    object: &'a Value,
-    previous_attributes: Option<&'a Map<String, Value>>,
+    object: Object<'a>,
+    previous_attributes: Option<Attributes<'a>>,
     livemode: bool,
     pending_webhooks: u64,
     request_id: Option<&'a str>,
@@ -465,13 +516,23 @@ impl EventText<'_> {
         out.push_str(",\"api_version\":");
         json_text::write_str(&mut out, API_VERSION);
         let _ = write!(out, ",\"created\":{},\"data\":{{\"object\":", self.created);
-        match self.object.as_object() {
-            Some(fields) => json_text::write_object_without(&mut out, fields, Some(docs::PRIVATE)),
-            None => json_text::write_value(&mut out, self.object),
+        match self.object {
+            Object::Value(Value::Object(fields)) => {
+                json_text::write_object_without(&mut out, fields, Some(docs::PRIVATE))
+            }
+            Object::Value(value) => json_text::write_value(&mut out, value),
+            Object::Text(text) => out.push_str(text),
         }
-        if let Some(previous) = self.previous_attributes {
-            out.push_str(",\"previous_attributes\":");
-            json_text::write_object_without(&mut out, previous, None);
+        match self.previous_attributes {
+            Some(Attributes::Members(previous)) => {
+                out.push_str(",\"previous_attributes\":");
+                json_text::write_object_without(&mut out, previous, None);
+            }
+            Some(Attributes::Text(previous)) => {
+                out.push_str(",\"previous_attributes\":");
+                out.push_str(previous);
+            }
+            None => {}
         }
         let _ = write!(
             out,
@@ -500,8 +561,8 @@ fn emit(
     ctx: &Ctx,
     account: Option<&str>,
     event_type: &'static str,
-    object: &Value,
-    previous: Option<&Map<String, Value>>,
+    object: Object,
+    previous: Option<Attributes>,
 ) -> Result<()> {
     let platform = &ctx.scope.platform;
     let account = account.unwrap_or(&ctx.scope.account);
@@ -599,8 +660,8 @@ mod tests {
             id: "evt_1",
             account: Some("acct_1"),
             created: 1_700_000_000,
-            object: &object,
-            previous_attributes: previous.as_object(),
+            object: Object::Value(&object),
+            previous_attributes: previous.as_object().map(Attributes::Members),
             livemode: false,
             pending_webhooks: 2,
             request_id: Some("req_1"),
@@ -614,6 +675,11 @@ mod tests {
             "livemode": false, "pending_webhooks": 2,
             "request": {"id": "req_1", "idempotency_key": null}, "type": "charge.updated"
         });
+        assert_eq!(text.write(), serde_json::to_string(&expected).unwrap());
+        // The same resource and previous attributes given as text.
+        let object_text = r#"{"id":"ch_1","amount":1000,"note":"a\"b"}"#;
+        text.object = Object::Text(object_text);
+        text.previous_attributes = Some(Attributes::Text(r#"{"amount":900}"#));
         assert_eq!(text.write(), serde_json::to_string(&expected).unwrap());
         // A platform's own event has no `account`; a change made by the server has no request.
         text.account = None;

@@ -14,17 +14,18 @@
 //! midnight UTC; instant ones at once.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::accounts::{self, Account};
 use super::docs::{self, NewDoc};
+use super::json_member::Members;
 use super::ledger::{self, operator, BalanceTransaction, Entry, FeeDetail, Movement};
 use super::metadata::{self, Metadata, MetadataChange};
 use super::money::{percent_of, Currency};
 use super::objects::{BALANCE_TRANSACTION, PAYOUT};
-use super::{events, external_accounts, Ctx, Error, ErrorKind, Result};
+use super::{events, external_accounts, json_text, Ctx, Error, Result};
 use crate::ids;
-use crate::store::{Cursor, FieldValue, ListQuery, Scope, Timer, Tx, NOTHING_DUE};
+use crate::store::{Cursor, FieldValue, ListQuery, Scope, StoreError, Timer, Tx, NOTHING_DUE};
 
 const DAY_SECONDS: i64 = 86_400;
 /// How long a standard payout waits before the bank takes it (`pending` -> `in_transit`).
@@ -457,7 +458,12 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
         account: new.account.to_string(),
         livemode: ctx.scope.livemode,
     };
-    docs::insert(
+    // Written once: the event carries the stored text without its private part.
+    let body = json_text::to_string(&payout);
+    let object = Members::scan(&body)
+        .map(|members| members.without(docs::PRIVATE))
+        .unwrap_or_default();
+    docs::insert_text(
         tx,
         ctx,
         NewDoc {
@@ -466,9 +472,9 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
             scope: &scope,
             parent: None,
         },
-        &payout,
+        body,
     )?;
-    events::record_in(tx, ctx, Some(new.account), "payout.created", &payout, None)?;
+    events::record_text_in(tx, ctx, Some(new.account), "payout.created", &object, None)?;
     let timer = |kind: &str, due_at: i64| Timer {
         id: 0,
         platform: ctx.scope.platform.clone(),
@@ -618,12 +624,14 @@ pub fn update(tx: &mut dyn Tx, ctx: &Ctx, id: &str, change: MetadataChange) -> R
 fn return_funds(
     tx: &mut dyn Tx,
     ctx: &Ctx,
-    payout: &Value,
+    payout: PaidOut,
     txn_type: &'static str,
 ) -> Result<String> {
-    let id = payout["id"].as_str().unwrap_or_default();
-    let amount = payout["amount"].as_i64().unwrap_or(0);
-    let currency = payout["currency"].as_str().unwrap_or_default();
+    let PaidOut {
+        id,
+        amount,
+        currency,
+    } = payout;
     let account = owner(tx, id)?;
     let mut movement = Movement::new(ctx, currency);
     movement.operator(operator::PAYOUTS_IN_TRANSIT, -amount);
@@ -644,6 +652,24 @@ fn return_funds(
     Ok(txn)
 }
 
+/// The money a payout took from its balance.
+#[derive(Clone, Copy)]
+struct PaidOut<'a> {
+    id: &'a str,
+    amount: i64,
+    currency: &'a str,
+}
+
+impl<'a> PaidOut<'a> {
+    fn of(payout: &'a Value) -> PaidOut<'a> {
+        PaidOut {
+            id: payout["id"].as_str().unwrap_or_default(),
+            amount: payout["amount"].as_i64().unwrap_or(0),
+            currency: payout["currency"].as_str().unwrap_or_default(),
+        }
+    }
+}
+
 fn owner(tx: &mut dyn Tx, payout: &str) -> Result<String> {
     match tx.get(payout)? {
         Some(doc) => Ok(doc.account),
@@ -662,7 +688,7 @@ pub fn cancel(tx: &mut dyn Tx, ctx: &Ctx, id: &str) -> Result<Value> {
         .code("payout_not_cancelable"));
     }
     let before = payout.clone();
-    let txn = return_funds(tx, ctx, &payout, "payout_cancel")?;
+    let txn = return_funds(tx, ctx, PaidOut::of(&payout), "payout_cancel")?;
     payout["status"] = json!("canceled");
     payout["reversed_by"] = Value::Null;
     payout["failure_balance_transaction"] = json!(txn);
@@ -710,15 +736,21 @@ impl Arrivals {
 }
 
 /// Runs one lifecycle timer of a payout; a payout that moved on (canceled) ignores it. The money
-/// of a paid payout is added to `arrivals`, for the caller to post.
+/// of a paid payout is added to `arrivals`, for the caller to post. The stored payout changes by
+/// the members the step sets, without a parse of the rest: a month of automatic payouts runs two
+/// steps for each.
 pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arrivals) -> Result<()> {
     let Some(doc) = tx.get_for_update(&timer.target)? else {
         return Ok(());
     };
-    let mut payout: Value = docs::from_json(&doc)?;
-    // What the timer changes, with the old values: `payout.updated`'s previous_attributes
-    // (a copy of the whole payout to compare after was a twentieth of a payout run).
-    let mut previous = Map::new();
+    let members = Members::scan(&doc.body).ok_or_else(|| {
+        Error::from(StoreError::Corrupt(
+            doc.id.clone(),
+            "a payout is not a JSON object".into(),
+        ))
+    })?;
+    let status: String = members.parse("status").unwrap_or_default();
+    let automatic = members.parse("automatic").unwrap_or(false);
     // The payout's events happen in the account it belongs to.
     let ctx = &Ctx {
         scope: Scope {
@@ -729,71 +761,72 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
         connected: doc.account != doc.platform,
         ..ctx.clone()
     };
-    let status = payout["status"].as_str().unwrap_or_default().to_string();
+    // Members the step sets, with their new JSON texts.
+    let mut changes: Vec<(&str, String)> = Vec::with_capacity(5);
+    let text = |value: &str| {
+        let mut out = String::with_capacity(value.len() + 2);
+        json_text::write_str(&mut out, value);
+        out
+    };
     let mut outcome: Option<&'static str> = None;
     match timer.kind.as_str() {
         TIMER_IN_TRANSIT if status == "pending" => {
-            change(&mut payout, &mut previous, "status", json!("in_transit"));
+            changes.push(("status", text("in_transit")));
         }
         TIMER_SETTLE if status == "pending" || status == "in_transit" => {
-            let failure = payout["_sluice"]["payout_failure"]
-                .as_str()
-                .map(str::to_string);
-            match failure {
+            let amount = members.parse("amount").unwrap_or(0);
+            let currency: String = members.parse("currency").unwrap_or_default();
+            let private: DestinationPrivate = members.parse(docs::PRIVATE).unwrap_or_default();
+            match &private.payout_failure {
                 Some(code) => {
-                    let txn = return_funds(tx, ctx, &payout, "payout_failure")?;
+                    let paid_out = PaidOut {
+                        id: &doc.id,
+                        amount,
+                        currency: &currency,
+                    };
+                    let txn = return_funds(tx, ctx, paid_out, "payout_failure")?;
                     outcome = Some("payout.failed");
-                    change(&mut payout, &mut previous, "status", json!("failed"));
-                    let message = json!(payout_failure_message(&code));
-                    change(
-                        &mut payout,
-                        &mut previous,
-                        "failure_balance_transaction",
-                        json!(txn),
-                    );
-                    change(&mut payout, &mut previous, "failure_message", message);
-                    change(&mut payout, &mut previous, "failure_code", json!(code));
+                    changes.push(("status", text("failed")));
+                    changes.push(("failure_balance_transaction", text(&txn)));
+                    changes.push(("failure_message", text(payout_failure_message(code))));
+                    changes.push(("failure_code", text(code)));
                 }
                 None => {
-                    let amount = payout["amount"].as_i64().unwrap_or(0);
-                    let currency = payout["currency"].as_str().unwrap_or_default();
-                    arrivals.add(ctx.now, currency, amount);
-                    change(&mut payout, &mut previous, "status", json!("paid"));
+                    arrivals.add(ctx.now, &currency, amount);
+                    changes.push(("status", text("paid")));
                     outcome = Some("payout.paid");
                 }
             }
-            if payout["automatic"] == true {
-                let completed = json!("completed");
-                change(
-                    &mut payout,
-                    &mut previous,
-                    "reconciliation_status",
-                    completed,
-                );
+            if automatic {
+                changes.push(("reconciliation_status", text("completed")));
             }
         }
         _ => return Ok(()),
     }
-    docs::save(tx, &timer.target, &payout)?;
-    if !previous.is_empty() {
-        events::record_in(tx, ctx, None, "payout.updated", &payout, Some(previous))?;
+    let changes: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
+    let edited = members.edit(&changes, Some(docs::PRIVATE));
+    let object = &edited.shown;
+    tx.update(&timer.target, &edited.text, false)?;
+    if let Some(previous) = &edited.previous {
+        events::record_text_in(tx, ctx, None, "payout.updated", object, Some(previous))?;
     }
     if let Some(outcome) = outcome {
-        events::record(tx, ctx, outcome, &payout)?;
-        if payout["automatic"] == true {
-            events::record(tx, ctx, "payout.reconciliation_completed", &payout)?;
+        events::record_text_in(tx, ctx, None, outcome, object, None)?;
+        if automatic {
+            events::record_text_in(
+                tx,
+                ctx,
+                None,
+                "payout.reconciliation_completed",
+                object,
+                None,
+            )?;
         }
     }
     Ok(())
-}
-
-/// Sets a top-level field of a payout, keeping its old value in `previous` if it changes (as
-/// `events::previous_attributes` would find it: a field that was missing was null).
-fn change(payout: &mut Value, previous: &mut Map<String, Value>, key: &str, value: Value) {
-    let old = std::mem::replace(&mut payout[key], value);
-    if payout[key] != old {
-        previous.insert(key.to_string(), old);
-    }
 }
 
 /// Whether an account's schedule pays out on the day starting at `day` (midnight UTC).
@@ -886,8 +919,8 @@ pub fn sweep(
         livemode: ctx.scope.livemode,
     };
     let cursor = sweep_after.to_string();
-    // Unswept, available transactions per currency: (ids, sum).
-    let mut taken: Vec<(String, Vec<String>, i64)> = Vec::new();
+    // Unswept, available transactions per currency: (transactions, sum).
+    let mut taken: Vec<(String, Vec<BalanceTransaction>, i64)> = Vec::new();
     let mut scanned: Vec<(String, bool, i64)> = Vec::new();
     let mut after = cursor.clone();
     loop {
@@ -913,11 +946,14 @@ pub fn sweep(
                 .iter_mut()
                 .find(|(currency, _, _)| *currency == txn.currency)
             {
-                Some((_, ids, sum)) => {
-                    ids.push(txn.id);
+                Some((_, txns, sum)) => {
                     *sum += txn.net;
+                    txns.push(txn);
                 }
-                None => taken.push((txn.currency.clone(), vec![txn.id], txn.net)),
+                None => {
+                    let (currency, net) = (txn.currency.clone(), txn.net);
+                    taken.push((currency, vec![txn], net));
+                }
             }
         }
         match page.last() {
@@ -927,13 +963,12 @@ pub fn sweep(
     }
     let debit_allowed = account.debit_negative_balances();
     let mut swept_ids: Vec<String> = Vec::new();
-    for (currency, ids, sum) in taken {
+    for (currency, txns, sum) in taken {
         if sum == 0 {
             // What cancels out (a refund and the charge it refunds) is settled without a payout.
-            for id in &ids {
-                mark_swept(tx, id, None)?;
+            for txn in txns {
+                swept_ids.push(mark_swept(tx, txn, None)?);
             }
-            swept_ids.extend(ids);
             continue;
         }
         if sum < 0 && !debit_allowed {
@@ -969,11 +1004,10 @@ pub fn sweep(
             },
             fees,
         )?;
-        let payout_id = payout["id"].as_str().unwrap_or_default().to_string();
-        for id in &ids {
-            mark_swept(tx, id, Some(&payout_id))?;
+        let payout_id = payout["id"].as_str().unwrap_or_default();
+        for txn in txns {
+            swept_ids.push(mark_swept(tx, txn, Some(payout_id))?);
         }
-        swept_ids.extend(ids);
         outcome.payouts += 1;
     }
     if account.losses_payer() == Some("stripe") {
@@ -1034,17 +1068,16 @@ pub fn cover_losses(tx: &mut dyn Tx, ctx: &Ctx, account: &str) -> Result<u64> {
     Ok(covered)
 }
 
-fn mark_swept(tx: &mut dyn Tx, id: &str, payout: Option<&str>) -> Result<()> {
-    let Some(doc) = tx.get_for_update(id)? else {
-        return Err(Error::new(
-            ErrorKind::Internal,
-            format!("balance transaction {id} vanished during a payout"),
-        ));
-    };
-    let mut txn: BalanceTransaction = docs::from_json(&doc)?;
+/// Marks a balance transaction the run has read as paid out; returns its id.
+fn mark_swept(
+    tx: &mut dyn Tx,
+    mut txn: BalanceTransaction,
+    payout: Option<&str>,
+) -> Result<String> {
     txn.sweep.swept = true;
     txn.sweep.payout = payout.map(str::to_string);
-    docs::save(tx, id, &txn)
+    docs::save(tx, &txn.id, &txn)?;
+    Ok(txn.id)
 }
 
 /// `?payout=po_...` on balance transactions: the filter that finds a payout's transactions.
@@ -1066,35 +1099,29 @@ mod tests {
             "reconciliation_status": "in_progress",
             "_sluice": {"payout_failure": "account_closed"},
         });
-        let mut payout = before.clone();
-        let mut previous = Map::new();
-        change(&mut payout, &mut previous, "status", json!("failed"));
-        change(
-            &mut payout,
-            &mut previous,
-            "failure_code",
-            json!("account_closed"),
+        let text = json_text::to_string(&before);
+        let edited = Members::scan(&text).unwrap().edit(
+            &[
+                ("status", r#""failed""#),
+                ("failure_code", r#""account_closed""#),
+                // Unchanged: left out.
+                ("reconciliation_status", r#""in_progress""#),
+                // Missing before: null.
+                ("failure_message", r#""closed""#),
+            ],
+            Some(docs::PRIVATE),
         );
-        // Unchanged: left out.
-        change(
-            &mut payout,
-            &mut previous,
-            "reconciliation_status",
-            json!("in_progress"),
-        );
-        // Missing before: null.
-        change(
-            &mut payout,
-            &mut previous,
-            "failure_message",
-            json!("closed"),
-        );
-        assert_eq!(payout["failure_message"], "closed");
+        let after: Value = serde_json::from_str(&edited.text).unwrap();
+        assert_eq!(after["failure_message"], "closed");
+        assert_eq!(after["_sluice"], before["_sluice"]);
+        let previous: Value = serde_json::from_str(&edited.previous.unwrap()).unwrap();
         assert_eq!(
-            Some(previous),
-            events::previous_attributes(&before, &payout),
-            "{payout}"
+            previous.as_object(),
+            events::previous_attributes(&before, &after).as_ref(),
+            "{after}"
         );
+        let object: Value = serde_json::from_str(&edited.shown).unwrap();
+        assert_eq!(object, public_view(after));
     }
 
     #[test]
