@@ -7,77 +7,94 @@ use std::ops::Range;
 
 /// The text that starts with the value of the top-level member `key` of the JSON object in
 /// `text` and runs to the end of `text` (parse one value from its start); `None` if `text` is
-/// not an object or has no such member. Keys are compared as written (no escapes decoded).
+/// not an object or has no such member. Keys are compared as written (no escapes decoded). The
+/// members after it are not looked at.
 pub fn value_text<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let bytes = text.as_bytes();
-    let mut at = bytes.iter().position(|byte| !byte.is_ascii_whitespace())?;
-    if bytes[at] != b'{' {
-        return None;
-    }
-    at += 1;
-    let mut depth = 1usize;
-    let mut expect_key = true;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'"' => {
-                let start = at + 1;
-                let end = string_end(bytes, start)?;
-                at = end + 1;
-                if depth == 1 && expect_key {
-                    expect_key = false;
-                    if &text[start..end] == key {
-                        let colon =
-                            at + bytes[at..].iter().position(|b| !b.is_ascii_whitespace())?;
-                        return (bytes[colon] == b':').then(|| &text[colon + 1..]);
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                at += 1;
-            }
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return None;
-                }
-                at += 1;
-            }
-            b',' => {
-                expect_key = depth == 1;
-                at += 1;
-            }
-            _ => at += 1,
+    let mut at = object_start(bytes)?;
+    while let Some((member, next)) = member_at(bytes, at?)? {
+        if &text[member.key.clone()] == key {
+            return Some(&text[member.value.start..]);
         }
+        at = next;
     }
     None
+}
+
+/// Where the first member of the object in `bytes` starts (`Some(None)`: it has none).
+fn object_start(bytes: &[u8]) -> Option<Option<usize>> {
+    let at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let at = skip_space(bytes, at + 1);
+    Some((bytes.get(at) != Some(&b'}')).then_some(at))
+}
+
+/// The member whose key starts at `at`, and where the next one starts (`None` after the last);
+/// `None` if the text there is no member.
+#[allow(clippy::type_complexity)]
+fn member_at(bytes: &[u8], at: usize) -> Option<Option<(Member, Option<usize>)>> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let key_end = string_end(bytes, at + 1)?;
+    let key = at + 1..key_end;
+    let colon = skip_space(bytes, key_end + 1);
+    if bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value_start = skip_space(bytes, colon + 1);
+    let value_end = value_end(bytes, value_start)?;
+    let member = Member {
+        key,
+        value: value_start..value_end,
+    };
+    let after = skip_space(bytes, value_end);
+    match bytes.get(after)? {
+        b',' => Some(Some((member, Some(skip_space(bytes, after + 1))))),
+        b'}' => Some(Some((member, None))),
+        _ => None,
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes of `word` is `byte` (exact: no false positives).
+fn has_byte(word: u64, byte: u8) -> bool {
+    let v = word ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & HIGHS != 0
+}
+
+/// The eight bytes from `at`, if there are eight.
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..at + 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    Some(u64::from_le_bytes(word))
 }
 
 /// The index of the `"` that closes the string whose text starts at `start`. UTF-8 never uses
 /// the bytes `"` and `\` inside a multi-byte character, so a byte scan is exact; it looks at
 /// eight bytes at a time, as strings are long and escapes rare.
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_byte = |word: u64, byte: u8| {
-        let v = word ^ (ONES * u64::from(byte));
-        v.wrapping_sub(ONES) & !v & HIGHS != 0
-    };
     let mut at = start;
     while at < bytes.len() {
-        if let Some(chunk) = bytes.get(at..at + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let word = u64::from_le_bytes(word);
+        if let Some(word) = word_at(bytes, at) {
             if !has_byte(word, b'"') && !has_byte(word, b'\\') {
                 at += 8;
                 continue;
             }
         }
-        match bytes[at] {
-            b'\\' => at += 2,
-            b'"' => return Some(at),
-            _ => at += 1,
+        // The word holds the end or an escape: its bytes one at a time.
+        let word_end = (at + 8).min(bytes.len());
+        while at < word_end {
+            match bytes[at] {
+                b'\\' => at += 2,
+                b'"' => return Some(at),
+                _ => at += 1,
+            }
         }
     }
     None
@@ -114,38 +131,14 @@ impl<'a> Members<'a> {
     /// `None` if `text` is not a JSON object.
     pub fn scan(text: &'a str) -> Option<Members<'a>> {
         let bytes = text.as_bytes();
-        let mut at = skip_space(bytes, 0);
-        if bytes.get(at) != Some(&b'{') {
-            return None;
-        }
-        at = skip_space(bytes, at + 1);
         let mut members = Vec::with_capacity(32);
-        if bytes.get(at) == Some(&b'}') {
-            return Some(Members { text, members });
+        let mut at = object_start(bytes)?;
+        while let Some(start) = at {
+            let (member, next) = member_at(bytes, start)??;
+            members.push(member);
+            at = next;
         }
-        loop {
-            if bytes.get(at) != Some(&b'"') {
-                return None;
-            }
-            let key_end = string_end(bytes, at + 1)?;
-            let key = at + 1..key_end;
-            at = skip_space(bytes, key_end + 1);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            let value_start = skip_space(bytes, at + 1);
-            let value_end = value_end(bytes, value_start)?;
-            members.push(Member {
-                key,
-                value: value_start..value_end,
-            });
-            at = skip_space(bytes, value_end);
-            match bytes.get(at)? {
-                b',' => at = skip_space(bytes, at + 1),
-                b'}' => return Some(Members { text, members }),
-                _ => return None,
-            }
-        }
+        Some(Members { text, members })
     }
 
     fn key(&self, member: &Member) -> &'a str {
@@ -272,6 +265,7 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut at = start;
+            // Nested values are dense (a string every few bytes): a byte at a time.
             while at < bytes.len() {
                 match bytes[at] {
                     b'"' => at = string_end(bytes, at + 1)?,

@@ -545,24 +545,60 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
 /// Inserts `docs` with one prepared statement: a command's documents are written together, and
 /// taking the statement from rusqlite's cache and putting it back for each of a payment's
 /// fifteen cost 1.6% of the writer's instructions.
+/// Documents inserted by one statement: a statement's own work (opening the table and its
+/// indexes, binding, resetting) was about a third of a document's insert.
+const DOCS_PER_INSERT: usize = 16;
+
 fn insert_documents(conn: &Connection, docs: &[Document]) -> StoreResult<()> {
-    let mut statement = conn.prepare_cached(
-        "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for doc in docs {
-        statement.execute(params![
-            doc.id,
-            doc.object,
-            doc.platform,
-            doc.account,
-            doc.livemode,
-            doc.created,
-            doc.parent,
-            doc.deleted,
-            doc.body
-        ])?;
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let mut chunks = docs.chunks_exact(DOCS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut sql = String::from(
+            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body) VALUES ",
+        );
+        for index in 0..DOCS_PER_INSERT {
+            if index > 0 {
+                sql.push(',');
+            }
+            sql.push_str(ROW);
+        }
+        let mut statement = conn.prepare_cached(&sql)?;
+        for chunk in chunks.by_ref() {
+            for (index, doc) in chunk.iter().enumerate() {
+                bind_document(&mut statement, index * 9, doc)?;
+            }
+            statement.raw_execute()?;
+        }
     }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut statement = conn.prepare_cached(
+            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for doc in rest {
+            bind_document(&mut statement, 0, doc)?;
+            statement.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds a document's columns to parameters `offset + 1 ..= offset + 9`.
+fn bind_document(
+    statement: &mut rusqlite::CachedStatement,
+    offset: usize,
+    doc: &Document,
+) -> rusqlite::Result<()> {
+    statement.raw_bind_parameter(offset + 1, &doc.id)?;
+    statement.raw_bind_parameter(offset + 2, doc.object)?;
+    statement.raw_bind_parameter(offset + 3, &doc.platform)?;
+    statement.raw_bind_parameter(offset + 4, &doc.account)?;
+    statement.raw_bind_parameter(offset + 5, doc.livemode)?;
+    statement.raw_bind_parameter(offset + 6, doc.created)?;
+    statement.raw_bind_parameter(offset + 7, &doc.parent)?;
+    statement.raw_bind_parameter(offset + 8, doc.deleted)?;
+    statement.raw_bind_parameter(offset + 9, &doc.body)?;
     Ok(())
 }
 
@@ -641,9 +677,10 @@ impl Tx for SqliteTx<'_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
         let conn = self.conn;
         let fetch = || -> StoreResult<Option<Document>> {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
-            ))?;
+            let mut statement = conn.prepare_cached(
+                "SELECT id, object, platform, account, livemode, created, parent, deleted, body
+                 FROM documents WHERE id = ?1",
+            )?;
             Ok(statement.query_row([id], doc_from_row).optional()?)
         };
         match self.deferred.as_deref() {
