@@ -689,10 +689,19 @@ impl<'b> PgTx<'_, 'b> {
         if !self.pending.has_marks() {
             return Ok(());
         }
+        let marks = self.pending.unwritten_marks();
+        if marks.is_empty() {
+            return Ok(());
+        }
         self.open_job_savepoint()?;
         self.wrote = true;
-        let marks = self.pending.all_marks();
-        write_marks(self.raw, self.statements, marks)
+        write_marks(
+            self.raw,
+            self.statements,
+            marks.iter().map(|(key, since)| (key, *since)),
+        )?;
+        self.pending.marks_written(&marks);
+        Ok(())
     }
 
     /// A prepared statement that needs none of the unsent rows in the database: nothing is sent
