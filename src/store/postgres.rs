@@ -897,14 +897,26 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Document>> {
-        let mut sql = format!(
-            "SELECT {DOC_COLUMNS} FROM documents WHERE platform = $1 AND account = $2 AND livemode = $3 AND NOT deleted"
-        );
         let mut values: Vec<Box<dyn ToSql + Sync>> = vec![
             Box::new(query.scope.platform.clone()),
             Box::new(query.scope.account.clone()),
             Box::new(query.scope.livemode),
         ];
+        // Children of one parent (an account's external accounts) are few: they are found by
+        // the parent alone, the scope checked on them. A prepared statement's generic plan,
+        // with statistics from a smaller table, combined the parent's index with the scope's
+        // and read every document of the scope (21 ms per payout run at 2,000 accounts); the
+        // subquery's OFFSET keeps the scope's conditions out of it.
+        let mut sql = match query.parent {
+            Some(parent) => {
+                values.push(Box::new(parent.to_string()));
+                format!(
+                    "SELECT {DOC_COLUMNS} FROM (SELECT {DOC_COLUMNS} FROM documents WHERE parent = $4 OFFSET 0) AS children"
+                )
+            }
+            None => format!("SELECT {DOC_COLUMNS} FROM documents"),
+        };
+        sql.push_str(" WHERE platform = $1 AND account = $2 AND livemode = $3 AND NOT deleted");
         sql.push_str(" AND object IN (");
         for (index, object) in query.objects.iter().enumerate() {
             values.push(Box::new((*object).to_string()));
@@ -916,9 +928,6 @@ impl Tx for PgTx<'_, '_> {
             values.push(value);
             sql.push_str(&format!(" AND {clause} ${}", values.len()));
         };
-        if let Some(parent) = query.parent {
-            bind(&mut sql, "parent =", Box::new(parent.to_string()));
-        }
         for (path, value) in query.filters {
             let text = match value {
                 FieldValue::Text(text) => text.clone(),
