@@ -7,6 +7,9 @@
 # Prints figures, asserts nothing.
 #
 #   scripts/pg-bench.sh [SECONDS] [BINARY]
+#
+# With WORKLOAD=clock-payouts it times a 30-day test clock advance over ACCOUNTS (default 10,000)
+# connected accounts with daily payouts instead (the bench's line only).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +51,12 @@ postgres_ticks() {
 }
 sluice_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 bench_ticks() { awk '{print $14 + $15}' "/proc/$load/stat"; }
+
+if [ "${WORKLOAD:-payments}" = clock-payouts ]; then
+  "$binary" bench --api-base "http://127.0.0.1:$port" --api-key sk_test_benchbenchbench \
+    --clients 32 --workload clock-payouts --accounts "${ACCOUNTS:-10000}" --advance-days 30 | tail -1
+  exit 0
+fi
 
 "$binary" bench --api-base "http://127.0.0.1:$port" --api-key sk_test_benchbenchbench \
   --clients 32 --duration-secs "$seconds" --workload payments --webhook-endpoints 0 \
