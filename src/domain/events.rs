@@ -416,7 +416,7 @@ pub fn record_in<T: Serialize + Any>(
 
 /// Records an event in `account` (as `record_in`) for a resource given as its JSON text,
 /// without its private part, and `previous_attributes` as an object's text: a stored document
-/// changed by `json_member::edit` goes into its events without being parsed.
+/// changed by `json_member::Members::edit` goes into its events without being parsed.
 pub fn record_text_in(
     tx: &mut dyn Tx,
     ctx: &Ctx,

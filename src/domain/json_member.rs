@@ -247,7 +247,20 @@ impl<'a> Members<'a> {
 
     /// The object without its member `key` (all of it if it has none).
     pub fn without(&self, key: &str) -> String {
-        self.edit(&[], Some(key)).shown
+        let members = &self.members;
+        let Some(index) = members.iter().position(|member| self.key(member) == key) else {
+            return self.text.to_string();
+        };
+        // The member goes with the comma after it, or (the last one) the comma before it.
+        let cut = match (index.checked_sub(1), members.get(index + 1)) {
+            (_, Some(next)) => members[index].key.start - 1..next.key.start - 1,
+            (Some(before), None) => members[before].value.end..members[index].value.end,
+            (None, None) => members[index].key.start - 1..members[index].value.end,
+        };
+        let mut out = String::with_capacity(self.text.len() - cut.len());
+        out.push_str(&self.text[..cut.start]);
+        out.push_str(&self.text[cut.end..]);
+        out
     }
 }
 

@@ -176,7 +176,8 @@ struct Destination {
     private: DestinationPrivate,
 }
 
-/// The simulated bank's outcome for payouts to this account (Stripe's failing test numbers).
+/// The simulated bank's outcome for payouts to this account (Stripe's failing test numbers); a
+/// payout keeps its destination's.
 #[derive(Debug, Default, Deserialize)]
 struct DestinationPrivate {
     payout_failure: Option<String>,
@@ -461,8 +462,8 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
     // Written once: the event carries the stored text without its private part.
     let body = json_text::to_string(&payout);
     let object = Members::scan(&body)
-        .map(|members| members.without(docs::PRIVATE))
-        .unwrap_or_default();
+        .ok_or_else(|| not_an_object(&id))?
+        .without(docs::PRIVATE);
     docs::insert_text(
         tx,
         ctx,
@@ -652,6 +653,10 @@ fn return_funds(
     Ok(txn)
 }
 
+fn not_an_object(payout: &str) -> Error {
+    StoreError::Corrupt(payout.to_string(), "a payout is not a JSON object".into()).into()
+}
+
 /// The money a payout took from its balance.
 #[derive(Clone, Copy)]
 struct PaidOut<'a> {
@@ -743,12 +748,7 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
     let Some(doc) = tx.get_for_update(&timer.target)? else {
         return Ok(());
     };
-    let members = Members::scan(&doc.body).ok_or_else(|| {
-        Error::from(StoreError::Corrupt(
-            doc.id.clone(),
-            "a payout is not a JSON object".into(),
-        ))
-    })?;
+    let members = Members::scan(&doc.body).ok_or_else(|| not_an_object(&doc.id))?;
     let status: String = members.parse("status").unwrap_or_default();
     let automatic = members.parse("automatic").unwrap_or(false);
     // The payout's events happen in the account it belongs to.
