@@ -161,7 +161,7 @@ impl<'a> Members<'a> {
     /// The object with the members in `changes` set to the given JSON texts (a member it has
     /// keeps its place, one it lacks is added at the end, its old value counting as null), and
     /// the same without the member `hidden`. Keys are written and compared as given.
-    pub fn edit(&self, changes: &[(&str, &str)], hidden: Option<&str>) -> Edited {
+    pub fn edit<V: AsRef<str>>(&self, changes: &[(&str, V)], hidden: Option<&str>) -> Edited {
         let text = self.text;
         let mut out = String::with_capacity(text.len() + 64);
         let mut shown = String::with_capacity(text.len() + 64);
@@ -180,11 +180,12 @@ impl<'a> Members<'a> {
             let change = changes.iter().find(|(name, _)| *name == key);
             let value = match change {
                 Some((_, new_value)) => {
+                    let new_value = new_value.as_ref();
                     let old_value = &text[member.value.clone()];
-                    if old_value != *new_value {
+                    if old_value != new_value {
                         note_previous(key, old_value);
                     }
-                    *new_value
+                    new_value
                 }
                 None => &text[member.value.clone()],
             };
@@ -219,6 +220,7 @@ impl<'a> Members<'a> {
             written = close;
         }
         for (name, value) in changes {
+            let value = value.as_ref();
             if self.members.iter().any(|m| self.key(m) == *name) {
                 continue;
             }
@@ -231,7 +233,7 @@ impl<'a> Members<'a> {
                 target.push_str("\":");
                 target.push_str(value);
             }
-            if *value != "null" {
+            if value != "null" {
                 note_previous(name, "null");
             }
         }

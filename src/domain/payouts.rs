@@ -803,10 +803,6 @@ pub fn run_timer(tx: &mut dyn Tx, ctx: &Ctx, timer: &Timer, arrivals: &mut Arriv
         }
         _ => return Ok(()),
     }
-    let changes: Vec<(&str, &str)> = changes
-        .iter()
-        .map(|(key, value)| (*key, value.as_str()))
-        .collect();
     let edited = members.edit(&changes, Some(docs::PRIVATE));
     let object = &edited.shown;
     tx.update(&timer.target, &edited.text, false)?;

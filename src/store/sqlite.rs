@@ -550,19 +550,9 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
 const DOCS_PER_INSERT: usize = 16;
 
 fn insert_documents(conn: &Connection, docs: &[Document]) -> StoreResult<()> {
-    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let mut chunks = docs.chunks_exact(DOCS_PER_INSERT);
     if chunks.len() > 0 {
-        let mut sql = String::from(
-            "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body) VALUES ",
-        );
-        for index in 0..DOCS_PER_INSERT {
-            if index > 0 {
-                sql.push(',');
-            }
-            sql.push_str(ROW);
-        }
-        let mut statement = conn.prepare_cached(&sql)?;
+        let mut statement = conn.prepare_cached(&INSERT_DOCUMENTS_BY_SIXTEEN)?;
         for chunk in chunks.by_ref() {
             for (index, doc) in chunk.iter().enumerate() {
                 bind_document(&mut statement, index * 9, doc)?;
@@ -583,6 +573,14 @@ fn insert_documents(conn: &Connection, docs: &[Document]) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// The statement of `DOCS_PER_INSERT` documents, built once.
+static INSERT_DOCUMENTS_BY_SIXTEEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; DOCS_PER_INSERT].join(", ");
+    format!(
+        "INSERT INTO documents (id, object, platform, account, livemode, created, parent, deleted, body) VALUES {rows}"
+    )
+});
 
 /// Binds a document's columns to parameters `offset + 1 ..= offset + 9`.
 fn bind_document(
