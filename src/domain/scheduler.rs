@@ -119,6 +119,8 @@ fn run_timers(
     let platform = base.scope.platform.clone();
     let asked = *budget;
     let due = tx.timers_due(&platform, base.scope.livemode, end, asked)?;
+    let targets: Vec<&str> = due.iter().map(|timer| timer.target.as_str()).collect();
+    tx.prefetch(&targets, true)?;
     let mut arrivals = payouts::Arrivals::default();
     for timer in &due {
         let ctx = Ctx::system(base, &platform, timer.due_at.max(from));
@@ -153,6 +155,8 @@ fn announce_available(
         asked,
     )?;
     *budget -= accounts.len();
+    let ids: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    tx.prefetch(&ids, false)?;
     for account in &accounts {
         let Some(doc) = tx.get(account)? else {
             continue;
@@ -205,6 +209,8 @@ fn pay_out_day(
     let asked = *budget;
     let page = tx.payout_candidates_due(&platform, livemode, day, &run.after_account, asked)?;
     *budget -= page.len();
+    let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+    tx.prefetch(&ids, false)?;
     for (id, sweep_after) in &page {
         let Some(doc) = tx
             .get(id)?

@@ -338,6 +338,13 @@ pub trait Tx {
     /// Reads a document the command is about to change, locking it against concurrent writers
     /// until the transaction ends (PostgreSQL; the embedded store's one writer needs no lock).
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>>;
+    /// Reads documents the job is about to read one by one (`lock`: and change), in one round
+    /// trip where the store is far away (PostgreSQL): a clock step reads its 500 payouts or
+    /// accounts so, not in 500 round trips. Later reads of them within the job take them from
+    /// what was read here. The embedded store, in process, reads each when asked.
+    fn prefetch(&mut self, _ids: &[&str], _lock: bool) -> StoreResult<()> {
+        Ok(())
+    }
     fn insert(&mut self, doc: Document) -> StoreResult<()>;
     /// Replaces the body (and the deleted flag) of an existing document.
     fn update(&mut self, id: &str, body: &str, deleted: bool) -> StoreResult<()>;

@@ -158,6 +158,7 @@ impl PgStore {
                     job_savepoint: false,
                     command: None,
                     wrote: false,
+                    prefetched: HashMap::new(),
                 });
                 let _ = tx.rollback();
                 result
@@ -380,6 +381,7 @@ fn run_batch(
             job_savepoint: false,
             command: None,
             wrote: false,
+            prefetched: HashMap::new(),
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut pg)));
         // A command's rows go out last, in one statement; a failed or panicked command's never
@@ -655,6 +657,11 @@ struct PgTx<'a, 'b> {
     command: Option<bool>,
     /// Whether a statement that may have changed something went out since the job's savepoint.
     wrote: bool,
+    /// Documents read ahead (`prefetch`), with whether they were locked, as the database held
+    /// them then; an entry goes when its document's change is sent or a command is rolled
+    /// back. Documents change only through the unsent rows (and event pruning, which nothing
+    /// reads ahead).
+    prefetched: HashMap<String, (Document, bool)>,
 }
 
 impl<'b> PgTx<'_, 'b> {
@@ -711,9 +718,15 @@ impl<'b> PgTx<'_, 'b> {
     }
 
     /// A document by id, as this command left it: unsent rows are read where they wait.
-    fn get_doc(&mut self, sql: &str, id: &str) -> StoreResult<Option<Document>> {
+    fn get_doc(&mut self, sql: &str, id: &str, lock: bool) -> StoreResult<Option<Document>> {
         let (raw, statements) = (&mut *self.raw, &mut *self.statements);
+        let prefetched = &self.prefetched;
         self.unsent.read_through(id, || {
+            if let Some((doc, locked)) = prefetched.get(id) {
+                if *locked || !lock {
+                    return Ok(Some(doc.clone()));
+                }
+            }
             let statement = statements.get(raw, sql)?;
             Ok(raw
                 .query_opt(&statement, &[&id])?
@@ -806,6 +819,9 @@ impl<'b> PgTx<'_, 'b> {
         }
         self.raw.execute(&statement, &params)?;
         self.pending.add_postings(super::summed_by_slice(postings));
+        for update in updates {
+            self.prefetched.remove(&update.id);
+        }
         self.unsent.clear();
         self.wrote = true;
         Ok(())
@@ -815,6 +831,8 @@ impl<'b> PgTx<'_, 'b> {
 const DOC_COLUMNS: &str = "id, object, platform, account, livemode, created, parent, deleted, body";
 const GET_DOC: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1";
 const GET_DOC_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = $1 FOR UPDATE";
+const GET_DOCS: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = ANY($1)";
+const GET_DOCS_FOR_UPDATE: &str = "SELECT id, object, platform, account, livemode, created, parent, deleted, body FROM documents WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 /// Only events have ids in `evt_...`: the range needs no look at `object`.
 const EVENTS_BETWEEN: &str =
     "SELECT id, object, platform, account, livemode, created, parent, deleted, body
@@ -875,7 +893,7 @@ fn doc_from_row(row: &postgres::Row) -> Document {
 
 impl Tx for PgTx<'_, '_> {
     fn get(&mut self, id: &str) -> StoreResult<Option<Document>> {
-        self.get_doc(GET_DOC, id)
+        self.get_doc(GET_DOC, id, false)
     }
 
     fn get_for_update(&mut self, id: &str) -> StoreResult<Option<Document>> {
@@ -883,7 +901,38 @@ impl Tx for PgTx<'_, '_> {
             return self.get(id);
         }
         self.open_job_savepoint()?;
-        self.get_doc(GET_DOC_FOR_UPDATE, id)
+        self.get_doc(GET_DOC_FOR_UPDATE, id, true)
+    }
+
+    fn prefetch(&mut self, ids: &[&str], lock: bool) -> StoreResult<()> {
+        let lock = lock && self.writing;
+        let mut wanted: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.prefetched
+                    .get(*id)
+                    .is_none_or(|(_, locked)| lock && !locked)
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        // Locked in id order, as any other batch that locks several of them.
+        wanted.sort_unstable();
+        wanted.dedup();
+        let sql = if lock {
+            self.open_job_savepoint()?;
+            GET_DOCS_FOR_UPDATE
+        } else {
+            GET_DOCS
+        };
+        let statement = self.statements.get(self.raw, sql)?;
+        for row in self.raw.query(&statement, &[&wanted])? {
+            let doc = doc_from_row(&row);
+            self.prefetched.insert(doc.id.clone(), (doc, lock));
+        }
+        Ok(())
     }
 
     fn insert(&mut self, doc: Document) -> StoreResult<()> {
@@ -1456,6 +1505,7 @@ impl Tx for PgTx<'_, '_> {
             return Ok(());
         }
         self.unsent.clear();
+        self.prefetched.clear();
         if own_savepoint {
             self.raw
                 .batch_execute("ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command")?;
