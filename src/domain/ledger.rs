@@ -175,6 +175,9 @@ pub struct Movement {
     created: i64,
     postings: Vec<Posting>,
     balance_transactions: Vec<(Scope, BalanceTransaction)>,
+    /// Whether the connected accounts it posts to are noted as payout candidates (see
+    /// `commit`); not when the payout run that makes it sets the account's candidate after it.
+    marks_candidates: bool,
 }
 
 impl Movement {
@@ -186,6 +189,7 @@ impl Movement {
             created: ctx.now,
             postings: Vec::new(),
             balance_transactions: Vec::new(),
+            marks_candidates: true,
         }
     }
 
@@ -276,6 +280,14 @@ impl Movement {
         }
     }
 
+    /// The payout run making this movement sets the account's payout candidate itself, from
+    /// everything it read: a mark noted here would only be overwritten (on PostgreSQL, a lock
+    /// and a round trip per payout to write it first; or, written at the batch's end, it would
+    /// bring the account up again the next day for nothing).
+    pub fn leave_candidates_to_the_run(&mut self) {
+        self.marks_candidates = false;
+    }
+
     /// Checks the postings balance, then writes them and their balance transactions.
     pub fn commit(self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<()> {
         let total: i64 = self.postings.iter().map(|posting| posting.amount).sum();
@@ -308,7 +320,7 @@ impl Movement {
             let first_for_account = !self.postings[..index]
                 .iter()
                 .any(|earlier| earlier.ledger_account == posting.ledger_account);
-            if first_for_account {
+            if first_for_account && self.marks_candidates {
                 let since = self
                     .postings
                     .iter()

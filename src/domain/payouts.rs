@@ -409,6 +409,7 @@ fn open(tx: &mut dyn Tx, ctx: &Ctx, new: NewPayout, fees: &mut ConnectFees) -> R
     if new.automatic {
         // The run that opens it has paid it out: nothing later may sweep it.
         movement.mark_swept(&balance_transaction);
+        movement.leave_candidates_to_the_run();
     }
     movement.operator(operator::PAYOUTS_IN_TRANSIT, new.amount);
     if fee > 0 {
