@@ -211,6 +211,7 @@ fn pay_out_day(
     *budget -= page.len();
     let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
     tx.prefetch(&ids, false)?;
+    let mut timers = Vec::with_capacity(2 * page.len());
     for (id, sweep_after) in &page {
         let Some(doc) = tx
             .get(id)?
@@ -231,10 +232,11 @@ fn pay_out_day(
             }
             continue;
         }
-        let outcome = payouts::sweep(tx, &ctx, &payee, sweep_after, &mut run.fees)?;
+        let outcome = payouts::sweep(tx, &ctx, &payee, sweep_after, &mut run.fees, &mut timers)?;
         report.payouts_created += outcome.payouts;
         report.negative_balances_covered += outcome.covered;
     }
+    tx.timers_add(&timers)?;
     if let Some((last, _)) = page.last() {
         run.after_account.clone_from(last);
     }

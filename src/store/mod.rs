@@ -389,8 +389,9 @@ pub trait Tx {
         livemode: bool,
     ) -> StoreResult<Vec<LedgerTotal>>;
 
-    /// Schedules work (`timer.id` is ignored: the store numbers timers).
-    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()>;
+    /// Schedules work, every timer in one statement (`id`s are ignored: the store numbers
+    /// timers, in the order given).
+    fn timers_add(&mut self, timers: &[Timer]) -> StoreResult<()>;
     /// A platform's timers due at or before `up_to`, oldest first.
     fn timers_due(
         &mut self,

@@ -592,7 +592,7 @@ impl Tx for FailingTx {
     fn ledger_totals_with_prefix(&mut self, _: &str, _: bool) -> StoreResult<Vec<LedgerTotal>> {
         closed()
     }
-    fn timer_add(&mut self, _: &Timer) -> StoreResult<()> {
+    fn timers_add(&mut self, _: &[Timer]) -> StoreResult<()> {
         closed()
     }
     fn accounts_available_between(
@@ -1218,19 +1218,26 @@ impl Tx for PgTx<'_, '_> {
         ))
     }
 
-    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
+    fn timers_add(&mut self, timers: &[Timer]) -> StoreResult<()> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        // WITH ORDINALITY: the rows are numbered in the order given.
         let statement = self.statement(
-            "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO timers (platform, livemode, due_at, kind, target)
+             SELECT platform, livemode, due_at, kind, target
+             FROM UNNEST($1::text[], $2::bool[], $3::int8[], $4::text[], $5::text[])
+               WITH ORDINALITY AS rows (platform, livemode, due_at, kind, target, position)
+             ORDER BY position",
         )?;
+        let platforms: Vec<&str> = timers.iter().map(|t| t.platform.as_str()).collect();
+        let livemodes: Vec<bool> = timers.iter().map(|t| t.livemode).collect();
+        let due_at: Vec<i64> = timers.iter().map(|t| t.due_at).collect();
+        let kinds: Vec<&str> = timers.iter().map(|t| t.kind.as_str()).collect();
+        let targets: Vec<&str> = timers.iter().map(|t| t.target.as_str()).collect();
         self.tx()?.execute(
             &statement,
-            &[
-                &timer.platform,
-                &timer.livemode,
-                &timer.due_at,
-                &timer.kind,
-                &timer.target,
-            ],
+            &[&platforms, &livemodes, &due_at, &kinds, &targets],
         )?;
         Ok(())
     }

@@ -882,18 +882,23 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
 
-    fn timer_add(&mut self, timer: &Timer) -> StoreResult<()> {
+    fn timers_add(&mut self, timers: &[Timer]) -> StoreResult<()> {
+        if timers.is_empty() {
+            return Ok(());
+        }
         self.before_write()?;
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO timers (platform, livemode, due_at, kind, target) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        statement.execute(params![
-            timer.platform,
-            timer.livemode,
-            timer.due_at,
-            timer.kind,
-            timer.target
-        ])?;
+        for timer in timers {
+            statement.execute(params![
+                timer.platform,
+                timer.livemode,
+                timer.due_at,
+                timer.kind,
+                timer.target
+            ])?;
+        }
         Ok(())
     }
 

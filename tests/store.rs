@@ -1,10 +1,11 @@
-//! What a command reads through the store's `Tx`, on both stores: documents read ahead
-//! (`prefetch`) read as the command left them, whatever it changed, sent or undid since.
+//! The store's `Tx` where the API cannot reach it, on both stores: documents read ahead
+//! (`prefetch`) read as the command left them, whatever it changed, sent or undid since;
+//! timers written together come due in the order they were given.
 
 mod common;
 
 use common::TestApp;
-use sluice::store::{Cursor, Document, ListQuery, Scope, StoreError, Tx};
+use sluice::store::{Cursor, Document, ListQuery, Scope, StoreError, Timer, Tx};
 
 fn document(id: &str, platform: &str, body: &str) -> Document {
     Document {
@@ -96,4 +97,42 @@ async fn prefetched_documents_read_as_the_command_left_them(app: TestApp) {
     assert_eq!(b.as_deref(), Some(r#"{"v":0}"#));
 }
 
-store_tests!(prefetched_documents_read_as_the_command_left_them);
+async fn timers_written_together_come_due_in_order(app: TestApp) {
+    let store = app.store.clone().expect("the store");
+    let platform = app.platform.clone();
+    let timer = |due_at: i64, target: &str| Timer {
+        id: 0,
+        platform: platform.clone(),
+        livemode: false,
+        due_at,
+        kind: "payout.settle".into(),
+        target: target.into(),
+    };
+    let timers = vec![
+        timer(300, "po_c"),
+        timer(100, "po_a"),
+        timer(300, "po_d"),
+        timer(200, "po_b"),
+        timer(900, "po_later"),
+    ];
+    store
+        .write(move |tx| -> Result<(), StoreError> {
+            tx.timers_add(&[])?;
+            tx.timers_add(&timers)
+        })
+        .await
+        .expect("add the timers");
+    let platform = app.platform.clone();
+    let due = store
+        .write(move |tx| tx.timers_due(&platform, false, 300, 10))
+        .await
+        .expect("timers due");
+    let targets: Vec<&str> = due.iter().map(|timer| timer.target.as_str()).collect();
+    assert_eq!(targets, ["po_a", "po_b", "po_c", "po_d"]);
+    assert!(due.iter().all(|timer| timer.kind == "payout.settle"));
+}
+
+store_tests!(
+    prefetched_documents_read_as_the_command_left_them,
+    timers_written_together_come_due_in_order
+);
