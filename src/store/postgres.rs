@@ -213,6 +213,12 @@ fn redact(url: &str) -> String {
 /// is the index's whatever the table's size then.
 const WRITER_SESSION: &str = "SET enable_seqscan = off";
 
+fn set_up_writer_session(client: &mut Client) {
+    if let Err(error) = client.batch_execute(WRITER_SESSION) {
+        tracing::error!(%error, "cannot set up a PostgreSQL writer session");
+    }
+}
+
 fn run_writer(
     mut client: Client,
     shard: i32,
@@ -223,9 +229,7 @@ fn run_writer(
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut deliveries: Vec<Deliver> = Vec::with_capacity(max_batch);
     let mut statements = Statements::default();
-    if let Err(error) = client.batch_execute(WRITER_SESSION) {
-        tracing::error!(%error, "cannot set up a PostgreSQL writer session");
-    }
+    set_up_writer_session(&mut client);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -236,9 +240,7 @@ fn run_writer(
         }
         if client.is_closed() {
             if let Ok(mut fresh) = connect(&config) {
-                if let Err(error) = fresh.batch_execute(WRITER_SESSION) {
-                    tracing::error!(%error, "cannot set up a PostgreSQL writer session");
-                }
+                set_up_writer_session(&mut fresh);
                 client = fresh;
                 statements = Statements::default();
             }
