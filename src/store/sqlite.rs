@@ -542,13 +542,13 @@ fn outbox_from_row(row: &rusqlite::Row) -> rusqlite::Result<OutboxEntry> {
     })
 }
 
-/// Inserts `docs` with one prepared statement: a command's documents are written together, and
-/// taking the statement from rusqlite's cache and putting it back for each of a payment's
-/// fifteen cost 1.6% of the writer's instructions.
 /// Documents inserted by one statement: a statement's own work (opening the table and its
 /// indexes, binding, resetting) was about a third of a document's insert.
 const DOCS_PER_INSERT: usize = 16;
 
+/// Inserts `docs` sixteen to a statement, the rest one by one, each statement taken from
+/// rusqlite's cache once for all the rows it writes (taking and returning it per document cost
+/// a payment 1.6% of the writer's instructions).
 fn insert_documents(conn: &Connection, docs: &[Document]) -> StoreResult<()> {
     let mut chunks = docs.chunks_exact(DOCS_PER_INSERT);
     if chunks.len() > 0 {
